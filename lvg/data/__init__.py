@@ -1,0 +1,1 @@
+"""The data phase: manifests, acquisition, scene cuts, clips, preprocessing, the training reader, audit."""

@@ -1,0 +1,129 @@
+"""``lvg audit``: trace every training clip back to its source and verify every checksum on the way.
+
+The chain for one clip: processed shard (sha256 in the resolution's index.json) -> clip table row (frames,
+keep-interval, cut rule) -> manifest entry (licence, URL) -> provenance record (uploader, download time,
+tool versions, sha256 of the raw file) -> the raw file on disk. Any missing link or altered byte is an
+error naming the file; all problems are collected before failing so one run shows everything.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lvg.data.manifest import load_manifest
+from lvg.errors import LvgError
+from lvg.io import atomic_open, sha256_file
+
+
+class AuditError(LvgError):
+    """One or more links of the provenance chain are missing or altered."""
+
+    def __init__(self, dataset: str, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"audit of dataset {dataset!r} failed ({len(problems)} problem(s)):\n{lines}")
+
+
+def _load_json(path: Path, problems: list[str]) -> dict[str, Any] | None:
+    if not path.is_file():
+        problems.append(f"{path}: missing")
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        problems.append(f"{path}: not valid JSON ({e})")
+        return None
+
+
+def _check_file(path: Path, expected: str | None, what: str, problems: list[str]) -> str | None:
+    """sha256 of ``path`` if it exists and matches ``expected``; else record the problem."""
+    if not path.is_file():
+        problems.append(f"{path}: missing ({what})")
+        return None
+    digest = sha256_file(path)
+    if expected is not None and digest != expected:
+        problems.append(f"{path}: altered ({what}: sha256 {digest[:12]}… but the record says {expected[:12]}…)")
+    return digest
+
+
+def _audit_sources(dataset: str, root: Path, manifest, problems: list[str]) -> dict[str, dict]:
+    records = {}
+    for sid in manifest.sources:
+        prov_path = root / "data" / "raw" / dataset / f"{sid}.provenance.json"
+        prov = _load_json(prov_path, problems)
+        if prov is None:
+            continue
+        raw = root / "data" / "raw" / dataset / prov.get("raw_file", f"{sid}.mp4")
+        _check_file(raw, prov.get("sha256"), f"raw video of source {sid!r}", problems)
+        records[sid] = prov
+    return records
+
+
+def _audit_shards(dataset: str, root: Path, clip_ids: set[str], problems: list[str]) -> dict[str, dict]:
+    """Verify every resolution's shards; return clip_id -> {resolution: partition file}."""
+    where: dict[str, dict] = {}
+    res_dirs = sorted((root / "data" / "processed" / dataset).glob("*x*"))
+    if not res_dirs:
+        problems.append(f"{root / 'data' / 'processed' / dataset}: no processed resolution found")
+    for res_dir in res_dirs:
+        index = _load_json(res_dir / "index.json", problems)
+        if index is None:
+            continue
+        for part in index.get("partitions", []):
+            _check_file(res_dir / part["file"], part.get("sha256"), "frame shard", problems)
+        indexed = {c["clip_id"]: c for c in index.get("clips", [])}
+        if set(indexed) != clip_ids:
+            missing, extra = sorted(clip_ids - set(indexed)), sorted(set(indexed) - clip_ids)
+            problems.append(f"{res_dir / 'index.json'}: clip list differs from the clip table "
+                            f"(missing {missing[:3]}, extra {extra[:3]})")
+        for cid, c in indexed.items():
+            where.setdefault(cid, {})[res_dir.name] = c.get("partition")
+    return where
+
+
+def audit_dataset(dataset: str, root: str | Path = ".") -> pd.DataFrame:
+    """Verify the whole chain of ``dataset``; return one row per clip; raise AuditError on any problem."""
+    root = Path(root)
+    problems: list[str] = []
+    manifest = load_manifest(root / "data" / "manifests" / f"{dataset}.yaml")
+    records = _audit_sources(dataset, root, manifest, problems)
+    clips_csv = root / "data" / "clips" / f"{dataset}.csv"
+    if not clips_csv.is_file():
+        raise AuditError(dataset, problems + [f"{clips_csv}: missing (run the clips phase)"])
+    clips = pd.read_csv(clips_csv)
+    shards = _audit_shards(dataset, root, set(clips["clip_id"]), problems)
+    rows = []
+    for clip in clips.to_dict("records"):
+        src = manifest.sources.get(clip["source"])
+        if src is None:
+            problems.append(f"{clips_csv}: clip {clip['clip_id']!r} names source {clip['source']!r}, "
+                            "which is not in the manifest")
+            continue
+        if src.keep and clip["interval"] not in {iv.label for iv in src.keep}:
+            problems.append(f"{clips_csv}: clip {clip['clip_id']!r} has interval {clip['interval']!r}, "
+                            "which is not a keep-interval of its manifest entry")
+        prov = records.get(src.id, {})
+        rows.append({
+            **{k: clip[k] for k in ("clip_id", "source", "interval", "start_frame", "end_frame", "num_frames")},
+            "kind": src.kind, "url": prov.get("url") or src.url, "uploader": prov.get("uploader"),
+            "licence": src.licence, "upload_date": prov.get("upload_date"),
+            "download_time": prov.get("download_time"), "tools": json.dumps(prov.get("tools", {}), sort_keys=True),
+            "raw_file": prov.get("raw_file"), "raw_sha256": prov.get("sha256"),
+            "shards": json.dumps(shards.get(clip["clip_id"], {}), sort_keys=True),
+        })
+    if problems:
+        raise AuditError(dataset, problems)
+    return pd.DataFrame(rows)
+
+
+def run_audit(dataset: str, root: str | Path = ".", out_csv: str | Path | None = None) -> pd.DataFrame:
+    """Phase entry point (Snakemake rule ``preprocess_audit`` and ``lvg audit``)."""
+    table = audit_dataset(dataset, root)
+    if out_csv is not None:
+        with atomic_open(out_csv, "w", newline="") as f:
+            table.to_csv(f, index=False)
+    return table
