@@ -1,0 +1,77 @@
+"""Shared test helpers: a tiny copy of the project that the real Snakemake and DVC run in."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+COPY = ["Snakefile", "dvc.yaml", "params.yaml", "pyproject.toml", ".gitignore", ".dvcignore", "workflow",
+        "profiles", "lvg", ".dvc/config", ".dvc/.gitignore"]
+
+TINY_PARAMS = {
+    "datasets": ["tiny"],
+    "acquire": {},
+    "scenes": {"detector": "content", "threshold": 27.0, "min_scene_len": 15},
+    "clips": {"min_frames": 16},
+    "preprocess": {"resolutions": ["16x16", "32x32"], "partitions": 2, "jpeg_quality": 95},
+}
+
+
+def tiny_manifest(n_sources: int = 2, duration_s: float = 8.0) -> dict:
+    """Synthetic sources small enough for tests, trimmed by the renderer's own ground truth."""
+    from lvg.data.synthetic import SyntheticSpec, plan_video, suggest_keep_intervals
+
+    sources = {}
+    for i in range(n_sources):
+        spec = SyntheticSpec(seed=100 + i, duration_s=duration_s, fps=30, height=72, width=128,
+                             **TINY_SPEC_EXTRA)
+        sources[f"clip{i}"] = {"kind": "synthetic", "synthetic": spec.to_dict(),
+                               "keep": suggest_keep_intervals(plan_video(spec))}
+    return {"dataset": "tiny", "licence": "CC0-1.0", "attribution": "tests", "sources": sources}
+
+
+TINY_SPEC_EXTRA: dict = {"shot_min_s": 2.0, "shot_max_s": 3.5}
+
+
+def make_project(dest: Path, manifest: dict | None = None, params: dict | None = None) -> Path:
+    """Copy the workflow (not the data) into ``dest`` with the tiny config and manifest."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in COPY:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        elif src.exists():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    (dest / "data/manifests").mkdir(parents=True, exist_ok=True)
+    (dest / "data/manifests/tiny.yaml").write_text(yaml.safe_dump(manifest or tiny_manifest(), sort_keys=False))
+    (dest / "params.yaml").write_text(yaml.safe_dump(params or TINY_PARAMS, sort_keys=False))
+    return dest
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run a command with this interpreter's environment (its venv's bin first on PATH)."""
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+               DVC_NO_ANALYTICS="1", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@t")
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def snakemake(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run([sys.executable, "-m", "snakemake", *args, "--cores", "2"], cwd, check=check)
+
+
+def tree_hashes(root: Path) -> dict[str, str]:
+    """sha256 of every file under ``root`` keyed by relative path."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
