@@ -24,7 +24,7 @@ TINY_PARAMS = {
 }
 
 
-def tiny_manifest(n_sources: int = 2, duration_s: float = 8.0) -> dict:
+def tiny_manifest(n_sources: int = 2, duration_s: float = 12.0) -> dict:
     """Synthetic sources small enough for tests, trimmed by the renderer's own ground truth."""
     from lvg.data.synthetic import SyntheticSpec, plan_video, suggest_keep_intervals
 

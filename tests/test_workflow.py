@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from helpers import make_project, run, snakemake, tree_hashes
+from helpers import make_project, run, snakemake, tiny_manifest, tree_hashes
 
 from lvg.data.reader import PairedVideoDataset
 
@@ -54,6 +54,14 @@ def test_trim_removes_every_defect_and_cuts_split_clips(built: Path) -> None:
         scenes = json.loads((built / f"data/scenes/tiny/{source}.json").read_text())
         for c in group.to_dict("records"):  # no detected cut inside a clip
             assert not any(c["start_frame"] < cut < c["end_frame"] for cut in scenes["cuts"])
+
+
+def test_scene_detection_recovers_the_synthetic_cuts(built: Path) -> None:
+    acc = pd.read_csv(built / "data/scenes/tiny/accuracy.csv").set_index(["source", "truth"])
+    scene = acc.loc[("ALL", "scene_cuts")]
+    assert scene["true_positives"] >= 1, "the tiny videos must contain scene cuts to test"
+    assert scene["recall"] == 1.0 and scene["false_positives"] == 0
+    assert acc.loc[("ALL", "cuts")]["precision"] == 1.0
 
 
 def test_audit_passes_then_catches_a_flipped_byte(built: Path, tmp_path: Path) -> None:
@@ -106,3 +114,18 @@ def test_dvc_repro_push_clone_pull(tmp_path: Path) -> None:
     snakemake(clone, "--touch")
     proc = snakemake(clone, "-n")
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_keep_going_finishes_good_sources_and_names_the_bad_one(tmp_path: Path) -> None:
+    manifest = tiny_manifest(n_sources=1, duration_s=3.0)
+    manifest["sources"]["broken"] = {"kind": "url", "url": "http://127.0.0.1:9/missing.mp4", "keep": "all"}
+    project = make_project(tmp_path / "proj", manifest=manifest)
+    proc = snakemake(project, "phase_acquire", "--keep-going", check=False)
+    assert proc.returncode != 0
+    assert (project / "data/raw/tiny/clip0.provenance.json").is_file()  # the good source is done
+    assert not (project / "data/raw/tiny/broken.mp4").exists()  # nothing partial for the bad one
+    log = (project / "logs/acquire_source/tiny/broken.log").read_text()
+    assert "tiny.yaml" in log and "'broken'" in log and "refused" in log.lower()
+    # The CLI takes the same path: the error names the entry, other sources still finish.
+    cli = run([sys.executable, "-m", "lvg.cli", "acquire", "--dataset", "tiny", "--keep-going"], project, check=False)
+    assert cli.returncode == 1 and "1 of 2 source(s) failed: broken" in cli.stderr

@@ -15,13 +15,15 @@ from lvg.data.synthetic import SyntheticSpec, plan_video, suggest_keep_intervals
 
 
 def synthetic_manifest(count: int = 8, seed: int = 0, min_seconds: float = 30.0, max_seconds: float = 60.0,
-                       height: int = 288, width: int = 512, fps: int = 30) -> dict[str, Any]:
+                       height: int = 288, width: int = 512, fps: int = 30, shot_min_s: float = 4.0,
+                       shot_max_s: float = 12.0) -> dict[str, Any]:
     """Manifest dict for ``count`` synthetic rides with durations uniform in [min_seconds, max_seconds]."""
     rng = np.random.default_rng(seed)
     durations = np.round(rng.uniform(min_seconds, max_seconds, size=count), 1)
     sources = {}
     for i, duration in enumerate(durations):
-        spec = SyntheticSpec(seed=seed * 1000 + i, duration_s=float(duration), fps=fps, height=height, width=width)
+        spec = SyntheticSpec(seed=seed * 1000 + i, duration_s=float(duration), fps=fps, height=height, width=width,
+                             shot_min_s=shot_min_s, shot_max_s=shot_max_s)
         truth = plan_video(spec)
         sources[f"ride_{i:03d}"] = {"kind": "synthetic", "synthetic": spec.to_dict(),
                                     "keep": suggest_keep_intervals(truth)}

@@ -50,8 +50,13 @@ def phase_acquire_output():
     ] + [f"data/raw/{ds}/{s}.provenance.json" for ds in MANIFESTS for s in sources(ds)]
 
 
+def all_synthetic(dataset):
+    return all(s.kind == "synthetic" for s in MANIFESTS[dataset].sources.values())
+
+
 def phase_scenes_output():
-    return [f"data/scenes/{ds}/{s}.json" for ds in MANIFESTS for s in sources(ds)]
+    out = [f"data/scenes/{ds}/{s}.json" for ds in MANIFESTS for s in sources(ds)]
+    return out + [f"data/scenes/{ds}/accuracy.csv" for ds in MANIFESTS if all_synthetic(ds)]
 
 
 def phase_clips_output():
@@ -68,4 +73,4 @@ def phase_preprocess_output():
 
 def get_final_output():
     """The default target; grows with the pipeline (next: trained models, samples, results/table1.csv)."""
-    return phase_preprocess_output()
+    return phase_scenes_output() + phase_preprocess_output()
