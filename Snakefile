@@ -17,6 +17,7 @@ include: "workflow/rules/acquire.smk"
 include: "workflow/rules/scenes.smk"
 include: "workflow/rules/clips.smk"
 include: "workflow/rules/preprocess.smk"
+include: "workflow/rules/train.smk"
 
 
 rule all:

@@ -148,6 +148,25 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train in this process, or under torchrun with --nproc > 1 (the same entry point either way)."""
+    out = Path(args.out or f"results/models/{args.model}/{args.dataset}")
+    dataset_dir = Path("data/processed") / args.dataset
+    if args.nproc > 1:
+        import subprocess
+
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.nproc}",
+               "-m", "lvg.train", args.model, "--dataset", str(dataset_dir), "--out", str(out)]
+        for f in args.configfile or ["params.yaml"]:
+            cmd += ["--config", str(f)]
+        return subprocess.call(cmd + (["--no-resume"] if args.no_resume else []))
+    from lvg.train.lowres import run_train_lowres
+
+    path = run_train_lowres(load_config(*args.configfile), dataset_dir, out, resume=not args.no_resume)
+    print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lvg", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -207,6 +226,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--csv", help="also write the provenance table here")
     s.add_argument("-v", "--verbose", action="store_true", help="print every clip's provenance chain")
     s.set_defaults(func=cmd_audit)
+    s = sub.add_parser("train", parents=[cfg, ds], help="phase 5: train a model (lowres: the paper's video "
+                       "GAN) on data/processed/<dataset>/; resumes from its last checkpoint")
+    s.add_argument("model", choices=["lowres"], help="which network to train")
+    s.add_argument("--out", help="run directory (default: results/models/<model>/<dataset>)")
+    s.add_argument("--nproc", type=int, default=1, help="processes (GPUs) via torchrun; gloo on CPU")
+    s.add_argument("--no-resume", action="store_true", help="refuse to continue existing checkpoints")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("generate", help="write a long video of any length from any time offset, streamed in "
+                       "constant memory (low-res, and super-res when --sres is given)")
+    from lvg.generate import add_arguments, run_cli
+
+    add_arguments(s)
+    s.set_defaults(func=run_cli)
     return p
 
 

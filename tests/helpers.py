@@ -21,6 +21,8 @@ TINY_PARAMS = {
     "scenes": {"detector": "content", "threshold": 27.0, "min_scene_len": 15},
     "clips": {"min_frames": 16},
     "preprocess": {"resolutions": ["16x16", "32x32"], "partitions": 2, "jpeg_quality": 95},
+    "train_lowres": {"resolution": "16x16", "seq_length": 8, "batch": 2, "steps": 4, "r1_interval": 2,
+                     "log_every": 2, "sample_every": 0, "checkpoint_every": 2, "sample_frames": 16},
 }
 
 

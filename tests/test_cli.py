@@ -13,7 +13,7 @@ from lvg.cli import build_parser, main
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("command", ["config", "manifest", "acquire", "scenes", "clips", "preprocess", "audit"])
+@pytest.mark.parametrize("command", ["config", "manifest", "acquire", "scenes", "clips", "preprocess", "audit", "generate", "train"])
 def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as info:
         build_parser().parse_args([command, "--help"])

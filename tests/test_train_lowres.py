@@ -199,3 +199,16 @@ def test_ema_warmup_and_buffers() -> None:
     update_ema(ema, G, 0.75)
     assert torch.allclose(ema.const, G.const - 0.75)
     assert float(ema.to_rgb.gain.magnitude_ema) == pytest.approx(1.5)  # buffers are averaged too
+
+
+def test_changed_settings_start_over_instead_of_resuming(dataset: Path, tmp_path: Path) -> None:
+    """A pipeline rerun after a config change must not continue the old run (more steps does continue)."""
+    run = tmp_path / "run"
+    run_train_lowres(cfg_with(steps=3), dataset, run)
+    run_train_lowres(cfg_with(steps=4), dataset, run)  # schedule change: resumes
+    assert json.loads((run / "checkpoints/ckpt-00000004/state.json").read_text())["state"]["metrics"]
+    assert not (run / "checkpoints.superseded").exists()
+    run_train_lowres(cfg_with(steps=4, lr_g=0.001), dataset, run)  # a setting changed: starts over
+    assert (run / "checkpoints.superseded/ckpt-00000004").is_dir()
+    fresh = ck.list_checkpoints(run / "checkpoints")
+    assert [p.name for p in fresh] == ["ckpt-00000003", "ckpt-00000004"]

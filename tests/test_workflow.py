@@ -18,6 +18,7 @@ import yaml
 from helpers import make_project, run, snakemake, tiny_manifest, tree_hashes
 
 from lvg.data.reader import PairedVideoDataset
+from lvg.generate import load_lowres
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,12 @@ def test_snakemake_builds_the_processed_dataset(built: Path) -> None:
     clips = pd.read_csv(built / "data/clips/tiny.csv")
     data = PairedVideoDataset(built / "data/processed/tiny", lr=(16, 16), hr=(32, 32), seq_length=8)
     assert sorted(data.clip_ids) == sorted(clips["clip_id"])
-    for name in ["acquire_source", "scenes_detect", "clips_table", "preprocess_frames", "preprocess_audit"]:
+    G = load_lowres(built / "results/models/lowres/tiny/G_ema.safetensors")
+    assert tuple(G(seeds=[0], num_frames=8).shape) == (1, 3, 8, 16, 16)
+    metrics = pd.read_csv(built / "results/models/lowres/tiny/metrics.csv")
+    assert metrics["step"].iloc[-1] == 4 and metrics.filter(like="loss").notna().all().all()
+    for name in ["acquire_source", "scenes_detect", "clips_table", "preprocess_frames", "preprocess_audit",
+                 "train_lowres"]:
         assert any((built / "logs" / name).rglob("*.log")), name
         assert any((built / "benchmarks" / name).rglob("*.tsv")), name
 

@@ -23,6 +23,7 @@ import io
 import logging
 import math
 import resource
+import shutil
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -251,14 +252,31 @@ class _Progress:
     step: int = 0
     metrics: MetricsLog | None = None
     saved_step: int = -1
+    resume_key: dict | None = None
 
 
 def _resume(algo: Algorithm, batches: BatchSource, run: _Progress, ckpt_dir: Path, config: dict,
-            info: DistInfo) -> None:
-    """Restore everything from the newest usable checkpoint, if any."""
+            info: DistInfo, resume_key: dict | None = None) -> None:
+    """Restore everything from the newest usable checkpoint, if any.
+
+    A checkpoint whose ``resume_key`` (what defines the run: its training settings and data) differs from
+    this run's belongs to another experiment: it is moved aside to ``checkpoints.superseded/`` and training
+    starts over, so a pipeline rerun after a config or data change never continues a stale run.
+    """
     path = ckpt.latest_checkpoint(ckpt_dir)
     if path is None:
         return
+    if resume_key is not None:
+        old_key = ckpt.read_state(path).get("state", {}).get("resume_key")
+        if old_key != resume_key:
+            if info.is_main:
+                stale = ckpt_dir.with_name("checkpoints.superseded")
+                shutil.rmtree(stale, ignore_errors=True)
+                ckpt_dir.rename(stale)
+                log.warning("%s was trained with other settings or data; moved to %s, starting over",
+                            ckpt_dir, stale)
+            dist.barrier()
+            return
     state = ckpt.load_checkpoint(path, algo.networks, algo.optimizers)
     run.step = run.saved_step = int(state["step"])
     run.metrics.load_state(state["metrics"])
@@ -277,8 +295,18 @@ def _resume(algo: Algorithm, batches: BatchSource, run: _Progress, ckpt_dir: Pat
         log.info("resumed from %s (step %d)", path, run.step)
 
 
+def resume_key(section: dict, data_files: list[Path]) -> dict:
+    """What identifies a training run for resuming: its settings minus the schedule (more steps, other
+    logging or thread counts continue the same run) plus the sha256 of the data's index files."""
+    from lvg.io import sha256_file
+
+    return {"settings": {k: v for k, v in section.items() if k not in _SCHEDULE_KEYS},
+            "data": {p.name if p.parent.name == "" else f"{p.parent.name}/{p.name}": sha256_file(p)
+                     for p in sorted(data_files) if p.is_file()}}
+
+
 _SCHEDULE_KEYS = {"steps", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "num_workers",
-                  "threads", "sample_clips", "sample_frames"}
+                  "threads", "sample_clips", "sample_frames", "device"}
 
 
 def _warn_config_change(old: dict, new: dict, path: Path, prefix: str = "") -> None:
@@ -299,7 +327,8 @@ def _save(algo: Algorithm, batches: BatchSource, run: _Progress, ckpt_dir: Path,
     ranks = dist.all_gather_object({"algorithm": algo.rank_state(), "data": batches.state()})
     if info.is_main:
         state = {"step": run.step, "kimg": run.step * algo.clips_per_step / 1000, "config": config,
-                 "world_size": info.world_size, "ranks": ranks, "metrics": run.metrics.state()}
+                 "world_size": info.world_size, "ranks": ranks, "metrics": run.metrics.state(),
+                 "resume_key": run.resume_key}
         ckpt.save_checkpoint(ckpt_dir, run.step, algo.networks, algo.optimizers, state, keep=cfg.keep_checkpoints)
     run.saved_step = run.step
     dist.barrier()
@@ -318,20 +347,22 @@ def _due(done: int, every: int, last: int) -> bool:
 
 
 def train(algo: Algorithm, batches: BatchSource, cfg: LoopConfig, run_dir: str | Path, config: dict, *,
-          info: DistInfo | None = None, resume: bool = True, resolved_extra: dict | None = None) -> Path:
+          info: DistInfo | None = None, resume: bool = True, resolved_extra: dict | None = None,
+          resume_key: dict | None = None) -> Path:
     """Train ``algo`` until ``cfg.steps`` steps are done; return the path :meth:`Algorithm.export` wrote.
 
     ``config`` is the run's resolved configuration (saved as ``config.yaml``/``config.json`` and in every
     checkpoint); ``resolved_extra`` adds derived facts (network configs, world size) to ``config.json``.
-    With ``resume`` the newest usable checkpoint in ``run_dir/checkpoints`` is continued; without it any
-    existing checkpoints there are an error (nothing is overwritten silently).
+    With ``resume`` the newest usable checkpoint in ``run_dir/checkpoints`` is continued (if its
+    ``resume_key`` matches); without it any existing checkpoints there are an error (nothing is overwritten
+    silently).
     """
     info = info or DistInfo()
     run_dir = Path(run_dir)
     ckpt_dir = run_dir / "checkpoints"
     run = _Progress(metrics=MetricsLog(algo.loss_names))
     if resume:
-        _resume(algo, batches, run, ckpt_dir, config, info)
+        _resume(algo, batches, run, ckpt_dir, config, info, resume_key)
         if info.is_main and run.step > 0:  # drop rows a killed run logged past its checkpoint
             pending = run.metrics.current(run.step, run.step * algo.clips_per_step / 1000, float("nan"))
             run.metrics.write_csv(run_dir / "metrics.csv", partial=pending if run.metrics.timed_steps else None)
@@ -343,6 +374,7 @@ def train(algo: Algorithm, batches: BatchSource, cfg: LoopConfig, run_dir: str |
         write_json(run_dir / "config.json", {"config": config, **(resolved_extra or {})})
     if run.step == 0 and cfg.sample_every > 0:
         _sample(algo, run_dir, 0, cfg, info)
+    run.resume_key = resume_key
     _loop(algo, batches, run, cfg, run_dir, config, info)
     if run.saved_step != run.step:  # decided identically on every rank: _save is collective
         _save(algo, batches, run, ckpt_dir, config, cfg, info)

@@ -40,7 +40,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from lvg.augment.pipeline import VideoAugment
-from lvg.config import parse_resolution, validate_config
+from lvg.config import parse_resolution, resolution_dir, validate_config
 from lvg.data.reader import VideoDataset
 from lvg.errors import InputError, LvgError
 from lvg.io import atomic_path, read_json, write_json
@@ -50,7 +50,7 @@ from lvg.train import distributed as dist
 from lvg.train.checkpoint import generator_state, set_generator_state
 from lvg.train.distributed import DistInfo
 from lvg.train.ema import ema_beta, make_ema, update_ema
-from lvg.train.loop import BatchSource, LoopConfig, rank_seed, train, video_grid
+from lvg.train.loop import BatchSource, LoopConfig, rank_seed, resume_key, train, video_grid
 
 log = logging.getLogger(__name__)
 
@@ -340,7 +340,9 @@ def run_train_lowres(cfg: dict[str, Any], dataset_dir: str | Path, out_dir: str 
     extra = {"generator": algo.G.cfg.to_dict(), "discriminator": _jsonable(dataclasses.asdict(algo.D.config)),
              "world_size": info.world_size, "device": str(info.device), "dataset_dir": str(dataset_dir),
              "torch": torch.__version__}
-    return train(algo, batches, loop, out_dir, config, info=info, resume=resume, resolved_extra=extra)
+    key = resume_key(config[SECTION], [Path(dataset_dir) / resolution_dir(h, w) / "index.json"])
+    return train(algo, batches, loop, out_dir, config, info=info, resume=resume, resolved_extra=extra,
+                 resume_key=key)
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:

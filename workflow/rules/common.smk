@@ -12,6 +12,7 @@ validate_config(config, "params.yaml (+ --configfile/--config overrides)")
 MANIFESTS = {ds: load_manifest(f"data/manifests/{ds}.yaml") for ds in config["datasets"]}
 RESOLUTIONS = [resolution_dir(*parse_resolution(r)) for r in config["preprocess"]["resolutions"]]
 PARTITIONS = [f"{k:04d}" for k in range(config["preprocess"]["partitions"])]
+LR_TRAIN_RES = resolution_dir(*parse_resolution(config["train_lowres"]["resolution"]))
 
 
 wildcard_constraints:
@@ -71,6 +72,10 @@ def phase_preprocess_output():
     return out
 
 
+def phase_train_lowres_output():
+    return [f"results/models/lowres/{ds}/G_ema.safetensors" for ds in MANIFESTS]
+
+
 def get_final_output():
-    """The default target; grows with the pipeline (next: trained models, samples, results/table1.csv)."""
-    return phase_scenes_output() + phase_preprocess_output()
+    """The default target; grows with the pipeline (next: super-resolution, samples, results/table1.csv)."""
+    return phase_scenes_output() + phase_preprocess_output() + phase_train_lowres_output()

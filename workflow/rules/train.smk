@@ -1,0 +1,30 @@
+# Phase 5, train: the low-resolution GAN on the LR frames (GPU when there is one, CPU otherwise).
+# Outputs are listed file by file (not directory()) so that a killed job's checkpoints survive: Snakemake
+# deletes declared outputs before a rerun, and the trainer resumes from results/models/lowres/<ds>/checkpoints.
+
+
+rule train_lowres:
+    input:
+        index=lambda wc: f"data/processed/{wc.dataset}/{LR_TRAIN_RES}/index.json",
+    output:
+        model="results/models/lowres/{dataset}/G_ema.safetensors",
+        config="results/models/lowres/{dataset}/G_ema.json",
+        metrics="results/models/lowres/{dataset}/metrics.csv",
+    params:
+        cfg=config["train_lowres"],
+    threads: workflow.cores
+    resources:
+        gpu=1,
+    log:
+        "logs/train_lowres/{dataset}.log",
+    benchmark:
+        "benchmarks/train_lowres/{dataset}.tsv"
+    conda:
+        "../envs/lvg.yaml"
+    script:
+        "../scripts/train_lowres.py"
+
+
+rule phase_train_lowres:
+    input:
+        phase_train_lowres_output(),
