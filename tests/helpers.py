@@ -23,6 +23,12 @@ TINY_PARAMS = {
     "preprocess": {"resolutions": ["16x16", "32x32"], "partitions": 2, "jpeg_quality": 95},
     "train_lowres": {"resolution": "16x16", "seq_length": 8, "batch": 2, "steps": 4, "r1_interval": 2,
                      "log_every": 2, "sample_every": 0, "checkpoint_every": 2, "sample_frames": 16},
+    "train_superres": {"lr_resolution": "16x16", "hr_resolution": "32x32", "batch": 2, "steps": 4,
+                       "r1_interval": 2, "log_every": 2, "sample_every": 0, "checkpoint_every": 2,
+                       "sample_clips": 1},
+    "baselines": {m: {"resolution": "16x16", "max_gap": 4, "batch": 2, "steps": 4, "r1_interval": 2,
+                      "log_every": 2, "sample_every": 0, "checkpoint_every": 2}
+                  for m in ["styleganv", "digan", "mocoganhd", "tats"]},
 }
 
 
