@@ -18,6 +18,7 @@ include: "workflow/rules/scenes.smk"
 include: "workflow/rules/clips.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/generate.smk"
 
 
 rule all:

@@ -26,6 +26,7 @@ TINY_PARAMS = {
     "train_superres": {"lr_resolution": "16x16", "hr_resolution": "32x32", "batch": 2, "steps": 4,
                        "r1_interval": 2, "log_every": 2, "sample_every": 0, "checkpoint_every": 2,
                        "sample_clips": 1},
+    "samples": {"num_videos": 2, "num_frames": 16, "seed": 0, "resolution": "hr"},
     "baselines": {m: {"resolution": "16x16", "max_gap": 4, "batch": 2, "steps": 4, "r1_interval": 2,
                       "log_every": 2, "sample_every": 0, "checkpoint_every": 2}
                   for m in ["styleganv", "digan", "mocoganhd", "tats"]},

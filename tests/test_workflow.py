@@ -18,6 +18,7 @@ import yaml
 from helpers import make_project, run, snakemake, tiny_manifest, tree_hashes
 
 from lvg.data.reader import PairedVideoDataset
+from lvg.data.video import probe
 from lvg.generate import load_lowres
 
 
@@ -39,8 +40,13 @@ def test_snakemake_builds_the_processed_dataset(built: Path) -> None:
     assert tuple(G(seeds=[0], num_frames=8).shape) == (1, 3, 8, 16, 16)
     metrics = pd.read_csv(built / "results/models/lowres/tiny/metrics.csv")
     assert metrics["step"].iloc[-1] == 4 and metrics.filter(like="loss").notna().all().all()
+    for method in ["ours", "ours_sr_real_lr"]:  # the sample sets the metrics read: HR videos at 32x32
+        index = json.loads((built / f"results/samples/tiny/{method}/index.json").read_text())
+        first = built / f"results/samples/tiny/{method}" / index["videos"][0]["file"]
+        info = probe(first, count=True)
+        assert len(index["videos"]) == 2 and (info.num_frames, info.height, info.width) == (16, 32, 32)
     for name in ["acquire_source", "scenes_detect", "clips_table", "preprocess_frames", "preprocess_audit",
-                 "train_lowres"]:
+                 "train_lowres", "train_superres", "samples_ours", "samples_sr_real_lr"]:
         assert any((built / "logs" / name).rglob("*.log")), name
         assert any((built / "benchmarks" / name).rglob("*.tsv")), name
 

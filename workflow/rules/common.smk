@@ -13,6 +13,9 @@ MANIFESTS = {ds: load_manifest(f"data/manifests/{ds}.yaml") for ds in config["da
 RESOLUTIONS = [resolution_dir(*parse_resolution(r)) for r in config["preprocess"]["resolutions"]]
 PARTITIONS = [f"{k:04d}" for k in range(config["preprocess"]["partitions"])]
 LR_TRAIN_RES = resolution_dir(*parse_resolution(config["train_lowres"]["resolution"]))
+SR_TRAIN_RES = [
+    resolution_dir(*parse_resolution(config["train_superres"][k])) for k in ("lr_resolution", "hr_resolution")
+]
 
 
 wildcard_constraints:
@@ -76,6 +79,20 @@ def phase_train_lowres_output():
     return [f"results/models/lowres/{ds}/G_ema.safetensors" for ds in MANIFESTS]
 
 
+def phase_train_superres_output():
+    return [f"results/models/superres/{ds}/G_ema.safetensors" for ds in MANIFESTS]
+
+
+def phase_generate_output():
+    return [f"results/samples/{ds}/{m}/index.json" for ds in MANIFESTS for m in ("ours", "ours_sr_real_lr")]
+
+
 def get_final_output():
-    """The default target; grows with the pipeline (next: super-resolution, samples, results/table1.csv)."""
-    return phase_scenes_output() + phase_preprocess_output() + phase_train_lowres_output()
+    """The default target; grows with the pipeline (next: metrics, results/table1.csv, paper_figures)."""
+    return (
+        phase_scenes_output()
+        + phase_preprocess_output()
+        + phase_train_lowres_output()
+        + phase_train_superres_output()
+        + phase_generate_output()
+    )

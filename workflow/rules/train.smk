@@ -28,3 +28,32 @@ rule train_lowres:
 rule phase_train_lowres:
     input:
         phase_train_lowres_output(),
+
+
+rule train_superres:
+    # The SR network trains on real LR/HR pairs only (spec model.md §8), independently of the LR GAN.
+    input:
+        lr_index=lambda wc: f"data/processed/{wc.dataset}/{SR_TRAIN_RES[0]}/index.json",
+        hr_index=lambda wc: f"data/processed/{wc.dataset}/{SR_TRAIN_RES[1]}/index.json",
+    output:
+        model="results/models/superres/{dataset}/G_ema.safetensors",
+        config="results/models/superres/{dataset}/G_ema.json",
+        metrics="results/models/superres/{dataset}/metrics.csv",
+    params:
+        cfg=config["train_superres"],
+    threads: workflow.cores
+    resources:
+        gpu=1,
+    log:
+        "logs/train_superres/{dataset}.log",
+    benchmark:
+        "benchmarks/train_superres/{dataset}.tsv"
+    conda:
+        "../envs/lvg.yaml"
+    script:
+        "../scripts/train_superres.py"
+
+
+rule phase_train_superres:
+    input:
+        phase_train_superres_output(),
