@@ -112,7 +112,7 @@ def test_dvc_repro_push_clone_pull(tmp_path: Path) -> None:
     status = run([sys.executable, "-m", "dvc", "status"], project)
     assert "up to date" in status.stdout.lower()
     remote = tmp_path / "remote"
-    run([sys.executable, "-m", "dvc", "remote", "add", "-d", "local", str(remote)], project)
+    run([sys.executable, "-m", "dvc", "remote", "add", "-d", "scratch", str(remote)], project)
     run([sys.executable, "-m", "dvc", "push"], project)
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "pipeline outputs"], project)
