@@ -32,7 +32,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -53,6 +53,7 @@ from lvg.train.checkpoint import generator_state, set_generator_state
 from lvg.train.distributed import DistInfo
 from lvg.train.ema import ema_beta, make_ema, update_ema
 from lvg.train.loop import BatchSource, LoopConfig, rank_seed, resume_key, train, video_grid
+from lvg.train.section import TrainSection
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,10 @@ _DATA, _LATENT, _AUGMENT = 0, 1, 2
 
 
 @dataclass(frozen=True)
-class SRTrainConfig:
+class SRTrainConfig(TrainSection):
     """The ``train_superres`` config section (defaults and meanings: params.yaml and the schema)."""
+
+    SECTION: ClassVar[str] = SECTION
 
     preset: str
     lr_resolution: str
@@ -98,23 +101,6 @@ class SRTrainConfig:
     sample_clips: int
     generator: dict[str, Any]
     discriminator: dict[str, Any]
-
-    @classmethod
-    def from_dict(cls, section: dict[str, Any]) -> SRTrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        missing, unknown = names - set(section), set(section) - names
-        if missing or unknown:
-            raise LvgError(f"{SECTION}: missing keys {sorted(missing)}, unknown keys {sorted(unknown)} "
-                           "(validate the config with lvg.config.validate_config first)")
-        return cls(**section)
-
-    @property
-    def r1_enabled(self) -> bool:
-        return self.r1_interval > 0 and self.r1_gamma > 0
-
-    @property
-    def lazy_c(self) -> float:
-        return self.r1_interval / (self.r1_interval + 1) if self.r1_enabled else 1.0
 
 
 # ---------------------------------------------------------------------------------------------- networks
