@@ -28,8 +28,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -37,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from lvg.io import atomic_open, atomic_path
 
 WORLD_VERSION = 1  # bump when the same spec would render different frames
 X264_PRESET = "veryfast"  # crf sets the quality; the preset only trades file size for speed
@@ -1284,18 +1284,6 @@ def iter_frames(spec: SyntheticSpec) -> Iterator[np.ndarray]:
     return iter(SyntheticVideo(spec))
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def rgb_to_yuv420p(frame: np.ndarray) -> np.ndarray:
     """uint8 RGB [H, W, 3] (H, W even) -> I420 planes stacked as [H * 3 // 2, W] (BT.601, limited range).
 
@@ -1338,33 +1326,26 @@ def render_video(spec: SyntheticSpec, out_path: Path, truth_path: Path | None = 
     import av
 
     out_path, video = Path(out_path), SyntheticVideo(spec)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp.mp4", dir=out_path.parent)
-    os.close(fd)
     frames: Any = video
     if progress:
         from tqdm import tqdm
 
         frames = tqdm(video, total=len(video), desc=f"render {out_path.name}", unit="frame")
-    try:
-        with av.open(tmp, "w", format="mp4") as container:
-            stream = container.add_stream("libx264", rate=Fraction(spec.fps),
-                                          options={"crf": str(spec.crf), "preset": X264_PRESET,
-                                                   "x264-params": X264_PARAMS})
-            stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, "yuv420p"
-            stream.codec_context.thread_count = X264_THREADS
-            stream.codec_context.time_base = Fraction(1, spec.fps)
-            cc = stream.codec_context
-            cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = 6, 6, 6, 1  # smpte170m, tv range
-            for i, frame in enumerate(frames):
-                vf = av.VideoFrame.from_ndarray(rgb_to_yuv420p(frame), format="yuv420p")
-                vf.pts = i
-                container.mux(stream.encode(vf))
-            container.mux(stream.encode(None))
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(out_path) as tmp, av.open(str(tmp), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=Fraction(spec.fps),
+                                      options={"crf": str(spec.crf), "preset": X264_PRESET,
+                                               "x264-params": X264_PARAMS})
+        stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, "yuv420p"
+        stream.codec_context.thread_count = X264_THREADS
+        stream.codec_context.time_base = Fraction(1, spec.fps)
+        cc = stream.codec_context
+        cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = 6, 6, 6, 1  # smpte170m, tv range
+        for i, frame in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(rgb_to_yuv420p(frame), format="yuv420p")
+            vf.pts = i
+            container.mux(stream.encode(vf))
+        container.mux(stream.encode(None))
     if truth_path is not None:
-        _atomic_write_text(Path(truth_path), json.dumps(video.truth, indent=1) + "\n")
+        with atomic_open(truth_path, "w", encoding="utf-8") as f:
+            f.write(json.dumps(video.truth, indent=1) + "\n")
     return video.truth
