@@ -39,7 +39,7 @@ RTOL = 1e-5  # max|ours - ref| / max|ref|
 def load_fixture(name: str) -> tuple[dict[str, torch.Tensor], dict]:
     path = FIXTURES / f"{name}.safetensors"
     if not path.exists():
-        pytest.skip(f"fixture {path} not available (set LVG_FIXTURES)")
+        pytest.fail(f"fixture {path} not available (set LVG_FIXTURES)")
     from safetensors.torch import load_file
 
     meta = json.loads((FIXTURES / "fixtures.json").read_text())["fixtures"][name]

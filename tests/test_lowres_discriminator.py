@@ -25,7 +25,7 @@ RTOL = 1e-5  # max|ours - ref| / max|ref|; README: exact float32 re-implementati
 def load_fixture(name: str) -> dict[str, torch.Tensor]:
     path = FIXTURES / f"{name}.safetensors"
     if not path.exists():
-        pytest.skip(f"fixture {path} not available (set LVG_FIXTURES)")
+        pytest.fail(f"fixture {path} not available (set LVG_FIXTURES)")
     from safetensors.torch import load_file
 
     return load_file(str(path))

@@ -37,14 +37,14 @@ def _load(name: str) -> dict[str, torch.Tensor]:
 
 def load_fixture(name: str) -> dict[str, torch.Tensor]:
     if not (FIXTURES / f"{name}.safetensors").exists():
-        pytest.skip(f"fixture {name} not found under {FIXTURES} (set LVG_FIXTURES)")
+        pytest.fail(f"fixture {name} not found under {FIXTURES} (set LVG_FIXTURES)")
     return _load(name)
 
 
 def fixture_json(name: str) -> dict:
     path = FIXTURES / "fixtures.json"
     if not path.exists():
-        pytest.skip(f"{path} not found (set LVG_FIXTURES)")
+        pytest.fail(f"{path} not found (set LVG_FIXTURES)")
     return json.loads(path.read_text())["fixtures"][name]
 
 

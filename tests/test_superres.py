@@ -32,7 +32,7 @@ def _load(name: str) -> dict[str, torch.Tensor]:
 
 def load_fixture(name: str) -> tuple[dict[str, torch.Tensor], dict]:
     if not (FIXTURES / f"{name}.safetensors").exists() or not (FIXTURES / "fixtures.json").exists():
-        pytest.skip(f"fixture {name} not found under {FIXTURES} (set LVG_FIXTURES)")
+        pytest.fail(f"fixture {name} not found under {FIXTURES} (set LVG_FIXTURES)")
     return _load(name), json.loads((FIXTURES / "fixtures.json").read_text())["fixtures"][name]
 
 
