@@ -160,9 +160,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         for f in args.configfile or ["params.yaml"]:
             cmd += ["--config", str(f)]
         return subprocess.call(cmd + (["--no-resume"] if args.no_resume else []))
-    from lvg.train.lowres import run_train_lowres
-
-    path = run_train_lowres(load_config(*args.configfile), dataset_dir, out, resume=not args.no_resume)
+    if args.model == "lowres":
+        from lvg.train.lowres import run_train_lowres as run
+    else:
+        from lvg.train.superres import run_train_superres as run
+    path = run(load_config(*args.configfile), dataset_dir, out, resume=not args.no_resume)
     print(f"wrote {path}")
     return 0
 
@@ -227,8 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-v", "--verbose", action="store_true", help="print every clip's provenance chain")
     s.set_defaults(func=cmd_audit)
     s = sub.add_parser("train", parents=[cfg, ds], help="phase 5: train a model (lowres: the paper's video "
-                       "GAN) on data/processed/<dataset>/; resumes from its last checkpoint")
-    s.add_argument("model", choices=["lowres"], help="which network to train")
+                       "GAN; superres: its super-resolution network) on data/processed/<dataset>/; resumes "
+                       "from its last checkpoint")
+    s.add_argument("model", choices=["lowres", "superres"], help="which network to train")
     s.add_argument("--out", help="run directory (default: results/models/<model>/<dataset>)")
     s.add_argument("--nproc", type=int, default=1, help="processes (GPUs) via torchrun; gloo on CPU")
     s.add_argument("--no-resume", action="store_true", help="refuse to continue existing checkpoints")

@@ -37,11 +37,11 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_shards(tmp_path_factory.mktemp("ddp") / "data")
 
 
-def _torchrun(cfg: dict, dataset: Path, out: Path, tmp: Path) -> subprocess.CompletedProcess:
-    cfg_file = tmp / f"cfg-{out.name}-{cfg['train_lowres']['steps']}.yaml"
+def _torchrun(cfg: dict, dataset: Path, out: Path, tmp: Path, phase: str = "lowres") -> subprocess.CompletedProcess:
+    cfg_file = tmp / f"cfg-{out.name}-{cfg[f'train_{phase}']['steps']}.yaml"
     cfg_file.write_text(yaml.safe_dump(cfg))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "lvg.train", "lowres", "--config", str(cfg_file), "--dataset", str(dataset), "--out", str(out)]
+           "-m", "lvg.train", phase, "--config", str(cfg_file), "--dataset", str(dataset), "--out", str(out)]
     proc = subprocess.run(cmd, cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -66,6 +66,29 @@ def test_torchrun_two_ranks_train_checkpoint_and_resume_exactly(dataset: Path, t
     assert r0["data"] == r1["data"] == {"position": 6}  # 4 D batches + 2 R1 batches each
     assert json.loads((b / "state.json").read_text())["state"]["ranks"] == state["ranks"]
     assert (full / "metrics.csv").read_text().count("\n") == 3
+
+
+def test_torchrun_superres_shares_the_guarantees(tmp_path: Path) -> None:
+    """The SR network trains through the same loop: 2 gloo ranks, 2 + resume + 2 steps == 4 steps."""
+    data = write_shards(tmp_path / "data", size=16)
+    write_shards(tmp_path / "data", size=32)  # the paired HR frames: same clips, same frame lists
+
+    def cfg(steps: int) -> dict:
+        c = copy.deepcopy(TINY_PARAMS)
+        c["train_superres"] = dict(c["train_superres"], steps=steps, batch=2, checkpoint_every=2,
+                                   keep_checkpoints=0)
+        return c
+
+    full, split = tmp_path / "full", tmp_path / "split"
+    _torchrun(cfg(4), data, full, tmp_path, "superres")
+    _torchrun(cfg(2), data, split, tmp_path, "superres")
+    _torchrun(cfg(4), data, split, tmp_path, "superres")
+    a, b = full / "checkpoints" / "ckpt-00000004", split / "checkpoints" / "ckpt-00000004"
+    for name in ["G", "D", "G_ema", "optim"]:
+        ta, tb = load_file(str(a / f"{name}.safetensors")), load_file(str(b / f"{name}.safetensors"))
+        assert all(torch.equal(ta[k], tb[k]) for k in ta), name
+    state = json.loads((a / "state.json").read_text())["state"]
+    assert state["world_size"] == 2 and state["ranks"][0] != state["ranks"][1]
 
 
 # ----------------------------------------------------------------------------------- inside each rank

@@ -18,7 +18,7 @@ from lvg.logs import setup_logging
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lvg.train", description=__doc__.splitlines()[0])
-    parser.add_argument("phase", choices=["lowres"])
+    parser.add_argument("phase", choices=["lowres", "superres"])
     parser.add_argument("--config", action="append", default=[], help="config YAML (repeatable; default "
                         "params.yaml)")
     parser.add_argument("--dataset", required=True, type=Path, help="dataset dir holding HHHHxWWWW/ folders")
@@ -28,10 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     from lvg.train import distributed
     from lvg.train.lowres import run_train_lowres
+    from lvg.train.superres import run_train_superres
 
     try:
         cfg = load_config(*args.config)
-        path = run_train_lowres(cfg, args.dataset, args.out, resume=not args.no_resume)
+        run = run_train_lowres if args.phase == "lowres" else run_train_superres
+        path = run(cfg, args.dataset, args.out, resume=not args.no_resume)
         if distributed.is_main_process():
             print(path)
     except LvgError as e:
