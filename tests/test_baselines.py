@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import TINY_PARAMS, make_project, snakemake
+from helpers import TINY_PARAMS
 from safetensors.torch import load_file
 
 from lvg.baselines.styleganv import (
@@ -39,20 +39,12 @@ from lvg.config import validate_config
 from lvg.data.reader import VideoDataset
 from lvg.errors import LvgError
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    project = make_project(tmp_path_factory.mktemp("baselines") / "proj")
-    snakemake(project, "data/processed/tiny/0016x0016/index.json")
-    return project / "data/processed/tiny"
+def dataset(tiny_dataset: Path) -> Path:
+    return tiny_dataset
 
 
 @pytest.fixture(scope="module")

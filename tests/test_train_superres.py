@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import TINY_PARAMS, make_project, snakemake
+from helpers import TINY_PARAMS
 from safetensors.torch import load_file
 
 from lvg.augment.ada import AdaptiveP
@@ -31,20 +31,12 @@ from lvg.train import checkpoint as ck
 from lvg.train import superres as sr
 from lvg.train.superres import SRTrainConfig, SuperResGAN, build_networks, load_generator, run_train_superres
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    project = make_project(tmp_path_factory.mktemp("superres") / "proj")
-    snakemake(project, "data/processed/tiny/0016x0016/index.json", "data/processed/tiny/0032x0032/index.json")
-    return project / "data/processed/tiny"
+def dataset(tiny_dataset: Path) -> Path:
+    return tiny_dataset
 
 
 def cfg_with(**train) -> dict:
