@@ -1,6 +1,8 @@
 # lvg: LongVideoGAN as a reproducible workflow. Entry point of the Snakemake DAG.
-#   snakemake --cores all               # the default target (grows into results/table1.csv)
-#   snakemake --cores all phase_scenes  # one phase, as the DVC stages call it
+#   snakemake --cores all results/table1.csv   # the default target: Table 1 (with Fig. 5)
+#   snakemake --cores all paper_figures        # Figs. 1, 5, 6(c), Table 2 and the report's sample videos
+#   snakemake --report report.html             # self-contained HTML report of what was built
+#   snakemake --cores all phase_scenes         # one phase, as the DVC stages call it
 from snakemake.utils import min_version
 
 min_version("9.1.0")
@@ -19,6 +21,9 @@ include: "workflow/rules/clips.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/generate.smk"
+include: "workflow/rules/baselines.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

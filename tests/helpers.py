@@ -30,6 +30,10 @@ TINY_PARAMS = {
     "baselines": {m: {"resolution": "16x16", "max_gap": 4, "batch": 2, "steps": 4, "r1_interval": 2,
                       "log_every": 2, "sample_every": 0, "checkpoint_every": 2}
                   for m in ["styleganv", "digan", "mocoganhd", "tats"]},
+    "metrics": {"fvd16_clips": 2, "fvd128_clips": 2, "seeds": [0, 1], "color_clips": 2},
+    "ablations": {"seq_length": [4], "footprint": []},
+    "figures": {"long_video_frames": 40, "long_video_seeds": [0], "strip_times": [0, 13, 26, 39],
+                "report_videos": 1},
 }
 
 

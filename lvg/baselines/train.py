@@ -6,7 +6,8 @@
 training code, :func:`generate_frames` renders frames ``t0 .. t0 + num_frames - 1`` of video ``seed`` by the
 method's own long-video mechanism (StyleGAN-V: query each ``t``).
 
-Implemented: ``styleganv``, ``digan``. ``mocoganhd`` and ``tats`` have config sections but no model yet.
+``styleganv`` and ``digan`` are defined here; ``mocoganhd`` and ``tats`` in their own modules (see
+:func:`_registered`).
 
 StyleGAN-V training (spec evaluation.md §5.1): every real and fake video is ``K = 3`` frames at sorted times
 ``t0 < t1 < t2`` with gaps in ``[1, max_gap]``; DiffAugment draws once per video (same transform on its 3
@@ -22,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import importlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +59,6 @@ log = logging.getLogger(__name__)
 
 SECTION = "baselines"
 METHODS = ("styleganv", "digan", "mocoganhd", "tats")
-IMPLEMENTED = ("styleganv", "digan")
 ADAM_BETAS = (0.0, 0.99)
 _DATA, _LATENT, _AUGMENT = 0, 1, 2
 SAMPLE_CLIPS, SAMPLE_FRAMES = 4, 32
@@ -69,6 +70,7 @@ class BaselineTrainConfig(TrainSection):
 
     SECTION: ClassVar[str] = SECTION
 
+    enabled: bool
     resolution: str
     preset: str
     batch: int
@@ -92,6 +94,7 @@ class BaselineTrainConfig(TrainSection):
     threads: int
     max_gap: int
     samples_from: str | None
+    stage_split: float
     generator: dict[str, Any]
     discriminator: dict[str, Any]
 
@@ -343,12 +346,25 @@ class DIGANGAN(StyleGANVGAN):
         return video.float(), frames.to(dev)
 
 
-_ALGORITHMS: dict[str, type[StyleGANVGAN]] = {"styleganv": StyleGANVGAN, "digan": DIGANGAN}
+_ALGORITHMS: dict[str, type] = {"styleganv": StyleGANVGAN, "digan": DIGANGAN}
+_GENERATORS: dict[str, tuple[type, type]] = {"styleganv": (StyleGANVGenerator, StyleGANVConfig),
+                                             "digan": (DIGANGenerator, DIGANConfig)}
+
+
+def _registered(method: str) -> tuple[type, type, type]:
+    """(algorithm class, generator class, generator config class) of ``method``.
+
+    StyleGAN-V and DIGAN live here; the others in ``lvg.baselines.<method>``, which defines ``ALGORITHM``,
+    ``GENERATOR`` and ``CONFIG`` (imported lazily: those modules import this one).
+    """
+    if method not in _ALGORITHMS:
+        module = importlib.import_module(f"lvg.baselines.{method}")
+        _ALGORITHMS[method] = module.ALGORITHM
+        _GENERATORS[method] = (module.GENERATOR, module.CONFIG)
+    return _ALGORITHMS[method], *_GENERATORS[method]
 
 
 # ---------------------------------------------------------------------------------------------- export / load
-_GENERATORS: dict[str, tuple[type, type]] = {"styleganv": (StyleGANVGenerator, StyleGANVConfig),
-                                             "digan": (DIGANGenerator, DIGANConfig)}
 
 
 def save_baseline(G: nn.Module, method: str, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
@@ -367,9 +383,9 @@ def load_baseline(path: str | Path, device: str | torch.device = "cpu") -> nn.Mo
     path = Path(path)
     meta = read_json(path.with_suffix(".json"))
     method = str(meta.get("model", "")).removeprefix("baselines.")
-    if method not in _GENERATORS:
+    if method not in METHODS:
         raise InputError(path, f"not a baseline generator (model = {meta.get('model')!r})")
-    cls, cfg_cls = _GENERATORS[method]
+    _, cls, cfg_cls = _registered(method)
     G = cls(cfg_cls.from_dict(meta["generator"]))
     G.load_state_dict(load_file(str(path)), strict=True)
     G.method = method
@@ -382,7 +398,10 @@ def generate_frames(G: nn.Module, seed: int, t0: int, num_frames: int) -> Tensor
 
     StyleGAN-V: every frame index is queried directly (content fixed, motion codes drawn per index).
     DIGAN: frame ``k`` is ``t = k / (train_frames - 1)``, continuing past 1 at the training spacing.
+    Other methods: their generator's own ``frames(seed, t0, num_frames)`` (e.g. unroll a recurrence).
     """
+    if hasattr(G, "frames"):
+        return G.frames(seed, t0, num_frames).clamp(-1, 1)
     if isinstance(G, StyleGANVGenerator):
         return G.render(seed, list(range(t0, t0 + num_frames))).clamp(-1, 1)
     if isinstance(G, DIGANGenerator):
@@ -397,8 +416,6 @@ def run_train_baseline(method: str, cfg: dict[str, Any], dataset_dir: str | Path
     ``out_dir/G_ema.safetensors``. ``cfg`` is the whole configuration (validated and defaulted here)."""
     if method not in METHODS:
         raise LvgError(f"unknown baseline {method!r}; known: {', '.join(METHODS)}")
-    if method not in IMPLEMENTED:
-        raise LvgError(f"baseline {method!r} is not implemented yet (implemented: {', '.join(IMPLEMENTED)})")
     config = validate_config(copy.deepcopy(cfg), source="config")
     section = config[SECTION][method]
     tc = BaselineTrainConfig.from_dict(section, method)
@@ -410,7 +427,7 @@ def run_train_baseline(method: str, cfg: dict[str, Any], dataset_dir: str | Path
     h, w = parse_resolution(tc.resolution)
     data_seed = rank_seed(tc.seed, info.rank, _DATA)
     base = VideoDataset(dataset_dir, h, w, 1, x_flip=tc.x_flip, min_length=3, seed=data_seed)
-    algo = _ALGORITHMS[method](tc, info)
+    algo = _registered(method)[0](tc, info)
     dataset = FrameTupleDataset(base, algo.num_frames, algo.data_max_gap)
     batches = BatchSource(dataset, algo.micro_batch, data_seed, num_workers=tc.num_workers, device=info.device)
     loop = LoopConfig(steps=tc.steps, log_every=tc.log_every, sample_every=tc.sample_every,

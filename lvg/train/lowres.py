@@ -29,6 +29,7 @@ import contextlib
 import copy
 import dataclasses
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -298,6 +299,16 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Vide
 
 
 # ---------------------------------------------------------------------------------------------- entry point
+def ablation_override(variant: str) -> dict[str, Any]:
+    """The ``train_lowres`` keys a Table 2 variant changes: ``seq<L>`` (training sequence length, Table 2(a))
+    or ``fp<min>-<max>`` (temporal filter footprint in frames, Table 2(b))."""
+    if m := re.fullmatch(r"seq(\d+)", variant):
+        return {"seq_length": int(m[1])}
+    if m := re.fullmatch(r"fp(\d+)-(\d+)", variant):
+        return {"footprint": [int(m[1]), int(m[2])]}
+    raise LvgError(f"unknown ablation variant {variant!r} (expected seq<L> or fp<min>-<max>)")
+
+
 def run_train_lowres(cfg: dict[str, Any], dataset_dir: str | Path, out_dir: str | Path,
                      resume: bool = True) -> Path:
     """Train the LR GAN on ``dataset_dir/<HHHHxWWWW>/`` into ``out_dir``; return ``out_dir/G_ema.safetensors``.

@@ -12,9 +12,9 @@ rule train_lowres:
         metrics="results/models/lowres/{dataset}/metrics.csv",
     params:
         cfg=config["train_lowres"],
-    threads: workflow.cores
+    threads: train_threads("train_lowres")
     resources:
-        gpu=1,
+        gpu=GPU,
     log:
         "logs/train_lowres/{dataset}.log",
     benchmark:
@@ -30,6 +30,29 @@ rule phase_train_lowres:
         phase_train_lowres_output(),
 
 
+rule train_lowres_ablation:
+    # Table 2: the LR model trained with one setting changed (variant seq<L> or fp<min>-<max>).
+    input:
+        index=lambda wc: f"data/processed/{wc.dataset}/{LR_TRAIN_RES}/index.json",
+    output:
+        model="results/models/lowres_ablation/{dataset}/{variant}/G_ema.safetensors",
+        config="results/models/lowres_ablation/{dataset}/{variant}/G_ema.json",
+        metrics="results/models/lowres_ablation/{dataset}/{variant}/metrics.csv",
+    params:
+        cfg=config["train_lowres"],
+    threads: train_threads("train_lowres")
+    resources:
+        gpu=GPU,
+    log:
+        "logs/train_lowres_ablation/{dataset}/{variant}.log",
+    benchmark:
+        "benchmarks/train_lowres_ablation/{dataset}/{variant}.tsv"
+    conda:
+        "../envs/lvg.yaml"
+    script:
+        "../scripts/train_lowres.py"
+
+
 rule train_superres:
     # The SR network trains on real LR/HR pairs only (spec model.md §8), independently of the LR GAN.
     input:
@@ -41,9 +64,9 @@ rule train_superres:
         metrics="results/models/superres/{dataset}/metrics.csv",
     params:
         cfg=config["train_superres"],
-    threads: workflow.cores
+    threads: train_threads("train_superres")
     resources:
-        gpu=1,
+        gpu=GPU,
     log:
         "logs/train_superres/{dataset}.log",
     benchmark:

@@ -3,11 +3,14 @@ import copy
 from pathlib import Path
 
 from lvg.logs import snakemake_job
-from lvg.train.lowres import run_train_lowres
+from lvg.train.lowres import ablation_override, run_train_lowres
 
 snakemake_job(snakemake)  # noqa: F821
 smk = snakemake  # noqa: F821
 cfg = copy.deepcopy(dict(smk.config))
 cfg["train_lowres"]["threads"] = smk.threads  # a schedule setting: never invalidates a resume
+variant = getattr(smk.wildcards, "variant", None)  # Table 2 ablation: seq<L> or fp<min>-<max>
+if variant is not None:
+    cfg["train_lowres"].update(ablation_override(variant))
 index = Path(smk.input.index)
 run_train_lowres(cfg, index.parent.parent, Path(smk.output.model).parent)

@@ -1,0 +1,339 @@
+"""Phase 7, evaluate: FVD16, FVD128 and colour similarity of every sample set against the real clips.
+
+Two entry points, both called by Snakemake (``workflow/rules/evaluate.smk``) and the ``lvg evaluate`` CLI:
+
+* :func:`run_real` computes the real side once per dataset: the FVD statistics of every (clip length, seed)
+  into the cache (``real_stats_cached``: safetensors + JSON, keyed by dataset, resolution, protocol, count,
+  seed and detector) and the real colour-similarity curve. Per-method jobs then only read the cache, so
+  parallel jobs never race to write it.
+* :func:`run_method` evaluates one sample set (``index.json`` + videos, :mod:`lvg.generate`) and writes
+  ``<metrics>/<dataset>/<method>/{fvd16,fvd128,color_similarity}.json`` (layout: :mod:`lvg.report.records`).
+
+Protocol (spec/evaluation.md §2.3): real clips by the configured protocol (LongVideoGAN's by default: uniform
+over videos, random starts); generated clips at random offsets, uniform over the generated videos (the same
+plan, :func:`lvg.metrics.fvd.plan_longvideogan`, applied to the sample set). Run ``k`` uses seed ``seeds[k]``
+for both sides; the record holds mean ± sample std over the runs. A sample set whose frames are not at the
+dataset resolution (a baseline trained at the LR size) is resized to it with antialiased bilinear
+interpolation before the detector, and the record says so. A sample set shorter than a clip length gets a
+"not computed" record for that length instead of an error: tables show it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lvg.config import load_config, parse_resolution
+from lvg.data.reader import VideoDataset
+from lvg.data.video import iter_frames
+from lvg.errors import InputError, LvgError
+from lvg.io import read_json, write_json
+from lvg.metrics.color_similarity import similarity_curve
+from lvg.metrics.fvd import (
+    FeatureDetector,
+    dataset_fingerprint,
+    detector_stats,
+    frechet_distance,
+    metric_record,
+    plan_longvideogan,
+    real_stats_cached,
+    sample_real,
+)
+from lvg.metrics.i3d import load_detector
+from lvg.report.records import COLOR_METRIC, record_path, write_color_record, write_fvd_record
+
+log = logging.getLogger(__name__)
+
+SECTION = "metrics"
+FVD_LENGTHS = (16, 128)
+
+
+# ================================================================================================ config
+@dataclass(frozen=True)
+class MetricsConfig:
+    """The ``metrics`` config section (meanings: params.yaml and the schema)."""
+
+    detector: str | None
+    protocol: str
+    fvd16_clips: int
+    fvd128_clips: int
+    seeds: tuple[int, ...]
+    color_clips: int
+    color_seed: int
+    batch_size: int | None
+    device: str
+    threads: int
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> MetricsConfig:
+        s = cfg[SECTION]
+        return cls(detector=s["detector"], protocol=s["protocol"], fvd16_clips=s["fvd16_clips"],
+                   fvd128_clips=s["fvd128_clips"], seeds=tuple(s["seeds"]), color_clips=s["color_clips"],
+                   color_seed=s["color_seed"], batch_size=s["batch_size"], device=s["device"],
+                   threads=s["threads"])
+
+    def num_clips(self, clip_len: int) -> int:
+        return {16: self.fvd16_clips, 128: self.fvd128_clips}[clip_len]
+
+    def torch_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+
+def _setup(mc: MetricsConfig, detector: FeatureDetector | None = None) -> FeatureDetector:
+    """The configured detector (or the one a caller passes, e.g. a test's stub)."""
+    if mc.threads > 0:
+        torch.set_num_threads(mc.threads)
+    return detector if detector is not None else load_detector(mc.detector, mc.torch_device())
+
+
+def _describe(detector: FeatureDetector) -> dict[str, Any]:
+    if hasattr(detector, "describe"):
+        return detector.describe()
+    return {"name": detector.name, "sha256": detector.sha256}
+
+
+def _real_dataset(dataset_dir: str | Path, resolution: str, clip_len: int) -> VideoDataset:
+    h, w = parse_resolution(resolution)
+    return VideoDataset(dataset_dir, h, w, seq_length=clip_len)
+
+
+def color_length(cfg: dict[str, Any], dataset_dir: str | Path, resolution: str) -> int:
+    """Frames per colour-similarity clip: 129 (separations 0..128, the paper's), or fewer when the sample
+    sets or the real clips are shorter (the tiny test datasets)."""
+    real = _real_dataset(dataset_dir, resolution, 1)
+    longest = max(real.num_frames(i) for i in range(len(real)))
+    return min(129, cfg["samples"]["num_frames"], longest)
+
+
+def _cache_dir(metrics_dir: str | Path, dataset: str) -> Path:
+    return Path(metrics_dir) / "cache" / dataset
+
+
+# ================================================================================================ sample sets
+@dataclass
+class SampleSet:
+    """A generated (or imported) sample set: its directory, index and video paths with their lengths."""
+
+    root: Path
+    index: dict[str, Any]
+    paths: list[Path]
+    lengths: list[int]
+
+    @classmethod
+    def open(cls, samples_dir: str | Path) -> SampleSet:
+        root = Path(samples_dir)
+        index_path = root / "index.json"
+        index = read_json(index_path)
+        videos = index.get("videos")
+        if not isinstance(videos, list) or not videos:
+            raise InputError(index_path, "no videos listed (field 'videos')")
+        paths, lengths = [], []
+        for i, v in enumerate(videos):
+            if not isinstance(v, dict) or "file" not in v or "num_frames" not in v:
+                raise InputError(index_path, "each video needs 'file' and 'num_frames'", f"videos[{i}]")
+            p = Path(v["file"])
+            p = p if p.is_absolute() else root / p
+            if not p.is_file():
+                raise InputError(index_path, f"listed video {p} does not exist", f"videos[{i}]")
+            paths.append(p)
+            lengths.append(int(v["num_frames"]))
+        return cls(root, index, paths, lengths)
+
+    def sha256(self) -> str:
+        """Hash of the index file: identifies the sample set in the records."""
+        return hashlib.sha256((self.root / "index.json").read_bytes()).hexdigest()
+
+    def read(self, video: int, start: int, length: int) -> np.ndarray:
+        """uint8 [T, H, W, 3] frames ``start .. start + length - 1`` of one video."""
+        frames = [f for _, f in iter_frames(self.paths[video], start, start + length)]
+        if len(frames) != length:
+            raise InputError(self.paths[video], f"has {start + len(frames)} frames, {start + length} needed")
+        return np.stack(frames)
+
+
+def resize_clip(clip: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """uint8 [3, T, H, W] -> uint8 [3, T, h, w] (antialiased bilinear; identity at the same size)."""
+    if tuple(clip.shape[-2:]) == tuple(size):
+        return clip
+    x = clip.permute(1, 0, 2, 3).float()
+    x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+    return x.round().clamp(0, 255).to(torch.uint8).permute(1, 0, 2, 3)
+
+
+def fake_clips(samples: SampleSet, num_clips: int, clip_len: int, seed: int,
+               size: tuple[int, int]) -> Iterator[torch.Tensor]:
+    """``num_clips`` windows of ``clip_len`` frames, uniform over the generated videos with random starts,
+    as uint8 [3, T, H, W] at ``size``. Each video is decoded once (the longest window it needs)."""
+    windows = plan_longvideogan(samples.lengths, num_clips, clip_len, seed)
+    by_video: dict[int, list[tuple[int, int]]] = {}
+    for k, (v, s) in enumerate(windows):
+        by_video.setdefault(v, []).append((k, s))
+    for v in sorted(by_video):
+        stop = max(s for _, s in by_video[v]) + clip_len
+        frames = torch.from_numpy(samples.read(v, 0, stop)).permute(3, 0, 1, 2)  # [3, T, H, W]
+        for _, s in sorted(by_video[v]):
+            yield resize_clip(frames[:, s:s + clip_len], size)
+
+
+def _as_signed(clips: Iterator[torch.Tensor]) -> Iterator[torch.Tensor]:
+    for c in clips:
+        yield c.float() / 127.5 - 1
+
+
+# ================================================================================================ real side
+def run_real(dataset: str, dataset_dir: str | Path, resolution: str, metrics_dir: str | Path,
+             cfg: dict[str, Any], detector: FeatureDetector | None = None) -> dict[str, Any]:
+    """Real FVD statistics for every (length, seed) into the cache, and the real colour curve.
+    Returns the colour record; ``<metrics>/<dataset>/real/fvd_stats.json`` lists the cache entries."""
+    mc = MetricsConfig.from_config(cfg)
+    detector = _setup(mc, detector)
+    entries = []
+    for clip_len in FVD_LENGTHS:
+        try:
+            _real_dataset(dataset_dir, resolution, clip_len)
+        except LvgError as e:
+            log.warning("no real FVD%d statistics: %s", clip_len, e)
+            continue
+        for seed in mc.seeds:
+            cached = real_stats_cached(dataset_dir, *parse_resolution(resolution), protocol=mc.protocol,
+                                       clip_len=clip_len, num_clips=mc.num_clips(clip_len), seed=seed,
+                                       detector=detector, cache_dir=_cache_dir(metrics_dir, dataset),
+                                       batch_size=mc.batch_size)
+            entries.append({"clip_len": clip_len, "seed": seed, "num": cached.stats.num,
+                            "files": [p.name for p in cached.files]})
+    out = record_path(metrics_dir, dataset, "real", "fvd_stats")
+    write_json(out, {"dataset": dataset, "resolution": resolution, "protocol": mc.protocol,
+                     "detector": _describe(detector), "entries": entries})
+    length = color_length(cfg, dataset_dir, resolution)
+    real = _real_dataset(dataset_dir, resolution, length)
+    clips = sample_real(real, mc.protocol, mc.color_clips, length, mc.color_seed)
+    mean, std, n = similarity_curve(_as_signed(iter(clips)))
+    return write_color_record(record_path(metrics_dir, dataset, "real", COLOR_METRIC), dataset=dataset,
+                              method="real", resolution=resolution, mean=mean.tolist(), std=std.tolist(),
+                              num_clips=n, seed=mc.color_seed, clip_len=length - 1,
+                              extra={"protocol": mc.protocol, "dataset_id": dataset_fingerprint(real)})
+
+
+# ================================================================================================ one method
+def _fvd_runs(samples: SampleSet, dataset_dir: str | Path, resolution: str, clip_len: int, mc: MetricsConfig,
+              detector: FeatureDetector, cache_dir: Path, model_id: str, extra: dict[str, Any]
+              ) -> list[dict[str, Any]]:
+    size = parse_resolution(resolution)
+    real = _real_dataset(dataset_dir, resolution, clip_len)
+    runs = []
+    for seed in mc.seeds:
+        n = mc.num_clips(clip_len)
+        real_stats = real_stats_cached(dataset_dir, *size, protocol=mc.protocol, clip_len=clip_len, num_clips=n,
+                                       seed=seed, detector=detector, cache_dir=cache_dir,
+                                       batch_size=mc.batch_size).stats
+        fake = detector_stats(fake_clips(samples, n, clip_len, seed, size), detector, mc.batch_size)
+        value = frechet_distance(fake.mu, fake.sigma, real_stats.mu, real_stats.sigma)
+        log.info("FVD%d seed %d: %.2f (%d real, %d fake clips)", clip_len, seed, value, real_stats.num, fake.num)
+        runs.append(metric_record(value=value, clip_len=clip_len, protocol=mc.protocol, num_real=real_stats.num,
+                                  num_fake=fake.num, seeds={"real": seed, "fake": seed}, detector=detector,
+                                  resolution=size, dataset_id=dataset_fingerprint(real), model_id=model_id,
+                                  extra=extra))
+    return runs
+
+
+def _model_info(samples: SampleSet, method: str) -> dict[str, Any]:
+    idx = samples.index
+    info = {"method": method, "sample_set": str(samples.root), "sample_set_sha256": samples.sha256(),
+            "models": idx.get("models"), "kind": idx.get("kind"), "num_videos": len(samples.paths),
+            "num_frames": min(samples.lengths)}
+    if "source" in idx:
+        info["source"] = idx["source"]
+    return info
+
+
+def _unavailable(samples: SampleSet, dataset_dir: str | Path, resolution: str, clip_len: int) -> str | None:
+    """Why FVD at ``clip_len`` cannot be computed (too-short generated or real videos), or None."""
+    if max(samples.lengths) < clip_len:
+        return f"not computed (generated videos have {max(samples.lengths)} < {clip_len} frames)"
+    try:
+        _real_dataset(dataset_dir, resolution, clip_len)
+    except LvgError:
+        return f"not computed (no real clip has {clip_len} frames)"
+    return None
+
+
+def run_method(dataset: str, method: str, dataset_dir: str | Path, resolution: str, samples_dir: str | Path,
+               metrics_dir: str | Path, cfg: dict[str, Any], detector: FeatureDetector | None = None
+               ) -> list[Path]:
+    """FVD16, FVD128 and colour-similarity records of one sample set; returns the three record paths."""
+    mc = MetricsConfig.from_config(cfg)
+    samples = SampleSet.open(samples_dir)
+    detector = _setup(mc, detector)
+    size = parse_resolution(resolution)
+    first = samples.read(0, 0, 1)
+    native = f"{first.shape[1]}x{first.shape[2]}"
+    extra: dict[str, Any] = {"sample_resolution": native}
+    if native != resolution:
+        extra["resized"] = f"generated {native} frames resized to {resolution} (antialiased bilinear)"
+    model = _model_info(samples, method)
+    model_id = hashlib.sha256(str(model.get("models")).encode()).hexdigest()[:16]
+    outputs = []
+    for clip_len in FVD_LENGTHS:
+        path = record_path(metrics_dir, dataset, method, f"fvd{clip_len}")
+        reason = _unavailable(samples, dataset_dir, resolution, clip_len)
+        if reason is not None:
+            write_fvd_record(path, dataset=dataset, method=method, model=model, metric=f"fvd{clip_len}",
+                             resolution=resolution, status=reason)
+        else:
+            runs = _fvd_runs(samples, dataset_dir, resolution, clip_len, mc, detector,
+                             _cache_dir(metrics_dir, dataset), model_id, extra)
+            write_fvd_record(path, dataset=dataset, method=method, runs=runs, model=model)
+        outputs.append(path)
+    color_len = min(color_length(cfg, dataset_dir, resolution), min(samples.lengths))
+    clips = fake_clips(samples, mc.color_clips, color_len, mc.color_seed, size)
+    mean, std, n = similarity_curve(_as_signed(clips))
+    path = record_path(metrics_dir, dataset, method, COLOR_METRIC)
+    write_color_record(path, dataset=dataset, method=method, resolution=resolution, mean=mean.tolist(),
+                       std=std.tolist(), num_clips=n, seed=mc.color_seed, clip_len=color_len - 1,
+                       extra={"model": model, **extra})
+    outputs.append(path)
+    return outputs
+
+
+# ================================================================================================ CLI
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, help="dataset name (data/processed/<dataset>)")
+    p.add_argument("--method", default="real", help="method key; 'real' computes the real statistics")
+    p.add_argument("--samples", help="sample-set folder (with index.json); needed unless --method real")
+    p.add_argument("--resolution", help="HxW of the real frames compared against (default: the HR resolution)")
+    p.add_argument("--metrics-dir", default="results/metrics")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    resolution = args.resolution or cfg["preprocess"]["resolutions"][-1]
+    dataset_dir = Path("data/processed") / args.dataset
+    if args.method == "real":
+        run_real(args.dataset, dataset_dir, resolution, args.metrics_dir, cfg)
+    else:
+        if not args.samples:
+            raise LvgError("--samples is needed for a generated method")
+        run_method(args.dataset, args.method, dataset_dir, resolution, args.samples, args.metrics_dir, cfg)
+    return 0
+
+
+def evaluation_resolution(cfg: dict[str, Any]) -> str:
+    """The resolution Table 1 compares at: the HR size when samples are super-resolved, else the LR size."""
+    res: Sequence[str] = cfg["preprocess"]["resolutions"]
+    key = "hr_resolution" if cfg["samples"]["resolution"] == "hr" else "lr_resolution"
+    want = cfg["train_superres"][key]
+    h, w = parse_resolution(want)
+    if not any(parse_resolution(r) == (h, w) for r in res):
+        raise LvgError(f"train_superres.{key} = {want} is not among preprocess.resolutions {list(res)}")
+    return f"{h}x{w}"

@@ -1,0 +1,27 @@
+# Thin wrapper: Snakemake rules fig1_long_videos / fig5_color_similarity / fig6_superres -> lvg.report.figures.
+from pathlib import Path
+
+from lvg.io import read_json
+from lvg.logs import snakemake_job
+from lvg.report.figures import plot_color_similarity, plot_frame_strips, plot_sr_comparison
+from lvg.report.records import load_records
+
+snakemake_job(snakemake)  # noqa: F821
+smk = snakemake  # noqa: F821
+out = smk.output
+if smk.rule == "fig1_long_videos":
+    fig = smk.params.cfg
+    videos = {}
+    for index in map(Path, smk.input):
+        dataset, method = index.parent.parent.name, index.parent.name
+        first = read_json(index)["videos"][0]
+        label = method if len({Path(i).parent.parent.name for i in smk.input}) == 1 else f"{dataset}: {method}"
+        videos[label] = index.parent / first["file"]
+    times = [t for t in fig["strip_times"] if t < fig["long_video_frames"]]
+    plot_frame_strips(videos, times, out.png, out.pdf)
+else:
+    records = load_records(Path(smk.input[0]).parents[2])
+    wanted = {(Path(p).parent.parent.name, Path(p).parent.name) for p in smk.input}
+    records = records[[(d, m) in wanted for d, m in zip(records["dataset"], records["method"], strict=True)]]
+    plot = plot_color_similarity if smk.rule == "fig5_color_similarity" else plot_sr_comparison
+    plot(records, out.png, out.pdf)
