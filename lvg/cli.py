@@ -150,7 +150,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train in this process, or under torchrun with --nproc > 1 (the same entry point either way)."""
-    out = Path(args.out or f"results/models/{args.model}/{args.dataset}")
+    from lvg.train.__main__ import BASELINES
+
+    default = f"results/models/baselines/{args.model}" if args.model in BASELINES else f"results/models/{args.model}"
+    out = Path(args.out or f"{default}/{args.dataset}")
     dataset_dir = Path("data/processed") / args.dataset
     if args.nproc > 1:
         import subprocess
@@ -160,16 +163,24 @@ def cmd_train(args: argparse.Namespace) -> int:
         for f in args.configfile or ["params.yaml"]:
             cmd += ["--config", str(f)]
         return subprocess.call(cmd + (["--no-resume"] if args.no_resume else []))
-    if args.model == "lowres":
-        from lvg.train.lowres import run_train_lowres as run
+    cfg = load_config(*args.configfile)
+    if args.model in BASELINES:
+        from lvg.baselines.train import run_train_baseline
+
+        path = run_train_baseline(args.model, cfg, dataset_dir, out, resume=not args.no_resume)
     else:
-        from lvg.train.superres import run_train_superres as run
-    path = run(load_config(*args.configfile), dataset_dir, out, resume=not args.no_resume)
+        if args.model == "lowres":
+            from lvg.train.lowres import run_train_lowres as run
+        else:
+            from lvg.train.superres import run_train_superres as run
+        path = run(cfg, dataset_dir, out, resume=not args.no_resume)
     print(f"wrote {path}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from lvg.train.__main__ import MODELS
+
     p = argparse.ArgumentParser(prog="lvg", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"lvg {__version__}")
@@ -231,11 +242,18 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("train", parents=[cfg, ds], help="phase 5: train a model (lowres: the paper's video "
                        "GAN; superres: its super-resolution network) on data/processed/<dataset>/; resumes "
                        "from its last checkpoint")
-    s.add_argument("model", choices=["lowres", "superres"], help="which network to train")
-    s.add_argument("--out", help="run directory (default: results/models/<model>/<dataset>)")
+    s.add_argument("model", choices=MODELS, help="which network to train (lowres, superres or a baseline)")
+    s.add_argument("--out", help="run directory (default: results/models/[baselines/]<model>/<dataset>)")
     s.add_argument("--nproc", type=int, default=1, help="processes (GPUs) via torchrun; gloo on CPU")
     s.add_argument("--no-resume", action="store_true", help="refuse to continue existing checkpoints")
     s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("evaluate", parents=[cfg], help="phase 7: FVD16/FVD128 and colour similarity of a sample "
+                       "set (or, with --method real, the real statistics) into results/metrics/<dataset>/<method>/")
+    from lvg import evaluate
+
+    evaluate.add_arguments(s)
+    s.set_defaults(func=evaluate.run_cli)
 
     s = sub.add_parser("generate", help="write a long video of any length from any time offset, streamed in "
                        "constant memory (low-res, and super-res when --sres is given)")

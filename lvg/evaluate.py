@@ -269,9 +269,11 @@ def _unavailable(samples: SampleSet, dataset_dir: str | Path, resolution: str, c
 
 
 def run_method(dataset: str, method: str, dataset_dir: str | Path, resolution: str, samples_dir: str | Path,
-               metrics_dir: str | Path, cfg: dict[str, Any], detector: FeatureDetector | None = None
-               ) -> list[Path]:
-    """FVD16, FVD128 and colour-similarity records of one sample set; returns the three record paths."""
+               metrics_dir: str | Path, cfg: dict[str, Any], detector: FeatureDetector | None = None,
+               cache_dir: str | Path | None = None) -> list[Path]:
+    """FVD16, FVD128 and colour-similarity records of one sample set; returns the three record paths.
+    Real statistics come from ``cache_dir`` (default ``<metrics_dir>/cache/<dataset>``, where
+    :func:`run_real` puts them)."""
     mc = MetricsConfig.from_config(cfg)
     samples = SampleSet.open(samples_dir)
     detector = _setup(mc, detector)
@@ -292,7 +294,7 @@ def run_method(dataset: str, method: str, dataset_dir: str | Path, resolution: s
                              resolution=resolution, status=reason)
         else:
             runs = _fvd_runs(samples, dataset_dir, resolution, clip_len, mc, detector,
-                             _cache_dir(metrics_dir, dataset), model_id, extra)
+                             Path(cache_dir) if cache_dir else _cache_dir(metrics_dir, dataset), model_id, extra)
             write_fvd_record(path, dataset=dataset, method=method, runs=runs, model=model)
         outputs.append(path)
     color_len = min(color_length(cfg, dataset_dir, resolution), min(samples.lengths))
@@ -308,7 +310,7 @@ def run_method(dataset: str, method: str, dataset_dir: str | Path, resolution: s
 
 # ================================================================================================ CLI
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", required=True, help="dataset name (data/processed/<dataset>)")
+    p.add_argument("--dataset", default="synthetic", help="dataset name (data/processed/<dataset>)")
     p.add_argument("--method", default="real", help="method key; 'real' computes the real statistics")
     p.add_argument("--samples", help="sample-set folder (with index.json); needed unless --method real")
     p.add_argument("--resolution", help="HxW of the real frames compared against (default: the HR resolution)")
@@ -316,8 +318,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    cfg = load_config(args.config)
-    resolution = args.resolution or cfg["preprocess"]["resolutions"][-1]
+    cfg = load_config(*args.configfile)
+    resolution = args.resolution or evaluation_resolution(cfg)
     dataset_dir = Path("data/processed") / args.dataset
     if args.method == "real":
         run_real(args.dataset, dataset_dir, resolution, args.metrics_dir, cfg)

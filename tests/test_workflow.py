@@ -1,8 +1,11 @@
-"""The real Snakemake and DVC on a tiny copy of the project: the data phase end to end.
+"""The real Snakemake and DVC on a tiny copy of the project, end to end.
 
-One module-scoped project is built once by `snakemake --cores 2` (the default target) and then checked:
-a second run does nothing, outputs load back, `lvg audit` passes and catches a flipped byte. A second copy
-is built by `dvc repro`, pushed to a local remote, cloned and pulled.
+One module-scoped project is built once by `snakemake --cores 2` (the default target, results/table1.csv)
+and then checked: Table 1 has our model, the untrained control and the four baselines; a second run does
+nothing; outputs load back; `lvg audit` passes and catches a flipped byte; the paper_figures target adds
+Table 2, Figs. 1/5/6 and `snakemake --report` writes a self-contained HTML report; a baseline whose samples
+come from a folder is evaluated without training. A second copy is built by `dvc repro` (the same artifacts:
+Snakemake then has nothing to do), pushed to a local remote, cloned and pulled.
 """
 
 from __future__ import annotations
@@ -40,15 +43,63 @@ def test_snakemake_builds_the_processed_dataset(built: Path) -> None:
     assert tuple(G(seeds=[0], num_frames=8).shape) == (1, 3, 8, 16, 16)
     metrics = pd.read_csv(built / "results/models/lowres/tiny/metrics.csv")
     assert metrics["step"].iloc[-1] == 4 and metrics.filter(like="loss").notna().all().all()
-    for method in ["ours", "ours_sr_real_lr"]:  # the sample sets the metrics read: HR videos at 32x32
+    for method in ["ours", "ours_untrained"]:  # the sample sets the metrics read: HR videos at 32x32
         index = json.loads((built / f"results/samples/tiny/{method}/index.json").read_text())
         first = built / f"results/samples/tiny/{method}" / index["videos"][0]["file"]
         info = probe(first, count=True)
         assert len(index["videos"]) == 2 and (info.num_frames, info.height, info.width) == (16, 32, 32)
     for name in ["acquire_source", "scenes_detect", "clips_table", "preprocess_frames", "preprocess_audit",
-                 "train_lowres", "train_superres", "samples_ours", "samples_sr_real_lr"]:
+                 "train_lowres", "train_superres", "samples_ours", "samples_untrained", "train_baseline",
+                 "samples_baseline", "evaluate_real", "evaluate"]:
         assert any((built / "logs" / name).rglob("*.log")), name
         assert any((built / "benchmarks" / name).rglob("*.tsv")), name
+
+
+def test_table1_has_every_method_under_one_labelled_detector(built: Path) -> None:
+    table = pd.read_csv(built / "results/table1.csv")
+    assert list(table["method"]) == ["ours", "ours_untrained", "styleganv", "digan", "mocoganhd", "tats"]
+    assert (table["detector"] == "i3d-random").all() and not table["comparable_to_published"].any()
+    assert table["fvd16_mean"].notna().all() and (table["fvd16_n"] == 2).all()
+    assert table["fvd128"].str.startswith("not computed").all()  # 16-frame tiny sample sets
+    assert table["paper_fvd16"].isna().all()  # nothing typed in: never invented
+    md = (built / "results/table1.md").read_text()
+    assert "i3d-random" in md and "fig5_color_similarity.png" in md
+    assert (built / "paper_figures/fig5_color_similarity.pdf").stat().st_size > 1000
+    real = json.loads((built / "results/metrics/tiny/real/color_similarity.json").read_text())
+    assert real["mean"][0] == 1.0 and real["num_clips"] == 2
+
+
+def test_paper_figures_table2_and_html_report(built: Path) -> None:
+    snakemake(built, "paper_figures")
+    table2 = pd.read_csv(built / "results/table2.csv")
+    assert list(table2["method"]) == ["ours", "ours_seq4"] and list(table2["setting"].fillna("")) == ["", "4 frames"]
+    for name in ["fig1_long_videos", "fig5_color_similarity", "fig6_superres"]:
+        for ext in ["png", "pdf"]:
+            assert (built / f"paper_figures/{name}.{ext}").stat().st_size > 1000, (name, ext)
+    sr_real = json.loads((built / "results/extra/metrics/tiny/ours_sr_real_lr/fvd16.json").read_text())
+    assert sr_real["status"] == "computed" and sr_real["detector"]["name"] == "i3d-random"
+    snakemake(built, "paper_figures", "--report", "report.html")
+    html = (built / "report.html").read_text(errors="replace")
+    assert len(html) > 100_000 and "table1.csv" in html and "fig5_color_similarity.png" in html
+    assert "fig1_long_videos.png" in html and ".mp4" in html
+
+
+def test_baseline_samples_from_a_folder_skip_training(built: Path, tmp_path: Path) -> None:
+    built = shutil.copytree(built, tmp_path / "proj", symlinks=True)  # copy2 keeps mtimes: still up to date
+    folder = tmp_path / "tats_videos"
+    folder.mkdir()
+    for p in sorted((built / "results/samples/tiny/ours").glob("*.mp4")):
+        shutil.copy(p, folder / p.name)
+    override = tmp_path / "override.yaml"
+    override.write_text(yaml.safe_dump({"baselines": {"tats": {"samples_from": str(folder)}}}))
+    target = "results/metrics/tiny/tats/fvd16.json"
+    plan = snakemake(built, "-n", "--forcerun", "samples_baseline", "--configfile", str(override), target)
+    assert "train_baseline" not in plan.stdout
+    snakemake(built, "--forcerun", "samples_baseline", "--configfile", str(override), target)
+    index = json.loads((built / "results/samples/tiny/tats/index.json").read_text())
+    assert index["kind"] == "external" and index["source"] == str(folder.resolve())
+    record = json.loads((built / target).read_text())
+    assert record["status"] == "computed" and record["model"]["kind"] == "external"
 
 
 def test_second_snakemake_run_does_nothing(built: Path) -> None:
@@ -122,6 +173,11 @@ def test_dvc_repro_push_clone_pull(tmp_path: Path) -> None:
     for sub in ["raw", "scenes", "clips", "processed"]:
         original, restored = tree_hashes(project / "data" / sub), tree_hashes(clone / "data" / sub)
         assert original and original == restored, sub
+    assert (project / "results/table1.csv").is_file()
+    for sub in ["models", "samples", "metrics"]:  # DVC's runs built what the default target needs
+        assert tree_hashes(project / "results" / sub) == tree_hashes(clone / "results" / sub), sub
+    proc = snakemake(project, "-n")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
     # After a pull, mtimes are arbitrary: --touch makes Snakemake agree that nothing needs doing.
     snakemake(clone, "--touch")
     proc = snakemake(clone, "-n")

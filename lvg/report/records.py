@@ -417,9 +417,14 @@ def record_row(record: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
     return row
 
 
-def load_records(metrics_dir: str | Path) -> pd.DataFrame:
+def load_records(metrics_dir: str | Path | Sequence[str | Path]) -> pd.DataFrame:
     """Every record under ``metrics_dir`` (``<dataset>/<method>/<metric>.json``), one row each (columns
-    RECORD_COLUMNS; ``record`` holds the full dict). Rows sorted by dataset, method order, metric."""
+    RECORD_COLUMNS; ``record`` holds the full dict). Rows sorted by dataset, method order, metric.
+    Several directories (e.g. ``results/metrics`` and ``results/extra/metrics``) are read as one."""
+    if not isinstance(metrics_dir, (str, Path)):
+        frames = [load_records(d) for d in metrics_dir]
+        df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RECORD_COLUMNS)
+        return _sorted(df.astype(object))
     metrics_dir = Path(metrics_dir)
     if not metrics_dir.is_dir():
         raise LvgError(f"{metrics_dir}: metrics directory does not exist")
@@ -434,7 +439,10 @@ def load_records(metrics_dir: str | Path) -> pd.DataFrame:
             raise LvgError(f"{path}: the record says dataset={record['dataset']!r}, method={record['method']!r}, "
                            f"metric={record['metric']!r}, its path says {dataset!r}, {method!r}, {metric!r}")
         rows.append(record_row(record, path))
-    df = pd.DataFrame(rows, columns=RECORD_COLUMNS, dtype=object)
+    return _sorted(pd.DataFrame(rows, columns=RECORD_COLUMNS, dtype=object))
+
+
+def _sorted(df: pd.DataFrame) -> pd.DataFrame:
     if len(df):
         order = sorted(range(len(df)), key=lambda i: (df["dataset"].iat[i], method_sort_key(df["method"].iat[i]),
                                                       df["metric"].iat[i]))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -314,7 +314,7 @@ def _write_outputs(table: pd.DataFrame, records: pd.DataFrame, title: str, out_c
 
 
 # ================================================================================================ the tables
-def table1(metrics_dir: str | Path, paper_values_csv: str | Path | None, out_csv: str | Path,
+def table1(metrics_dir: str | Path | Sequence[str | Path], paper_values_csv: str | Path | None, out_csv: str | Path,
            out_md: str | Path, out_tex: str | Path | None = None) -> pd.DataFrame:
     """Table 1: ours, the untrained control, the baselines (and unknown methods) on every dataset."""
     records = load_records(metrics_dir)
@@ -325,7 +325,7 @@ def table1(metrics_dir: str | Path, paper_values_csv: str | Path | None, out_csv
     return table
 
 
-def table2(metrics_dir: str | Path, paper_values_csv: str | Path | None, out_csv: str | Path,
+def table2(metrics_dir: str | Path | Sequence[str | Path], paper_values_csv: str | Path | None, out_csv: str | Path,
            out_md: str | Path, out_tex: str | Path | None = None) -> pd.DataFrame:
     """Table 2: ablations over the training sequence length (``ours_seq<L>``) and the temporal filter
     footprint (``ours_fp<min>-<max>``), with ``ours`` as the reference, on datasets that have ablations."""

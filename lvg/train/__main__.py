@@ -15,10 +15,13 @@ from lvg.config import load_config
 from lvg.errors import LvgError
 from lvg.logs import setup_logging
 
+BASELINES = ["styleganv", "digan", "mocoganhd", "tats"]
+MODELS = ["lowres", "superres", *BASELINES]
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lvg.train", description=__doc__.splitlines()[0])
-    parser.add_argument("phase", choices=["lowres", "superres"])
+    parser.add_argument("phase", choices=MODELS)
     parser.add_argument("--config", action="append", default=[], help="config YAML (repeatable; default "
                         "params.yaml)")
     parser.add_argument("--dataset", required=True, type=Path, help="dataset dir holding HHHHxWWWW/ folders")
@@ -26,14 +29,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-resume", action="store_true", help="fail if checkpoints already exist")
     args = parser.parse_args(argv)
     setup_logging()
+    from lvg.baselines.train import run_train_baseline
     from lvg.train import distributed
     from lvg.train.lowres import run_train_lowres
     from lvg.train.superres import run_train_superres
 
     try:
         cfg = load_config(*args.config)
-        run = run_train_lowres if args.phase == "lowres" else run_train_superres
-        path = run(cfg, args.dataset, args.out, resume=not args.no_resume)
+        if args.phase in BASELINES:
+            path = run_train_baseline(args.phase, cfg, args.dataset, args.out, resume=not args.no_resume)
+        else:
+            run = run_train_lowres if args.phase == "lowres" else run_train_superres
+            path = run(cfg, args.dataset, args.out, resume=not args.no_resume)
         if distributed.is_main_process():
             print(path)
     except LvgError as e:

@@ -12,9 +12,9 @@ rule train_baseline:
     input:
         index=baseline_train_index,
     output:
-        model="results/models/{baseline}/{dataset}/G_ema.safetensors",
-        config="results/models/{baseline}/{dataset}/G_ema.json",
-        metrics="results/models/{baseline}/{dataset}/metrics.csv",
+        model="results/models/baselines/{baseline}/{dataset}/G_ema.safetensors",
+        config="results/models/baselines/{baseline}/{dataset}/G_ema.json",
+        metrics="results/models/baselines/{baseline}/{dataset}/metrics.csv",
     params:
         cfg=lambda wc: config["baselines"][wc.baseline],
     threads: lambda wc: config["baselines"][wc.baseline]["threads"] or workflow.cores
@@ -34,7 +34,7 @@ def baseline_samples_input(wildcards):
     """The trained generator, or nothing when the samples come from an external folder."""
     if samples_from(wildcards.baseline):
         return {}
-    return {"model": f"results/models/{wildcards.baseline}/{wildcards.dataset}/G_ema.safetensors"}
+    return {"model": f"results/models/baselines/{wildcards.baseline}/{wildcards.dataset}/G_ema.safetensors"}
 
 
 rule samples_baseline:
@@ -56,6 +56,6 @@ rule samples_baseline:
         "../scripts/samples_baseline.py"
 
 
-rule phase_baselines:
+rule phase_train_baselines:
     input:
-        phase_baselines_output(),
+        phase_train_baselines_output(),

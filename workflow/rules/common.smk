@@ -110,15 +110,18 @@ def phase_train_superres_output():
 
 
 def phase_generate_output():
-    return [f"results/samples/{ds}/{m}/index.json" for ds in MANIFESTS for m in ("ours", "ours_sr_real_lr")]
+    """Every sample set Table 1 reads: ours, the untrained control and the baselines."""
+    return [f"results/samples/{ds}/{m}/index.json" for ds in MANIFESTS for m in TABLE1_METHODS]
 
 
-def phase_baselines_output():
-    return [f"results/samples/{ds}/{m}/index.json" for ds in MANIFESTS for m in BASELINES]
+def phase_train_baselines_output():
+    return [f"results/models/baselines/{m}/{ds}/G_ema.safetensors" for ds in MANIFESTS for m in BASELINES
+            if not samples_from(m)]
 
 
-def records(dataset, method):
-    return [f"results/metrics/{dataset}/{method}/{m}.json" for m in ("fvd16", "fvd128", "color_similarity")]
+def records(dataset, method, root="results"):
+    """The three metric records of one sample set; ``root`` results/extra for the paper_figures extras."""
+    return [f"{root}/metrics/{dataset}/{method}/{m}.json" for m in ("fvd16", "fvd128", "color_similarity")]
 
 
 def phase_evaluate_output():
@@ -126,8 +129,10 @@ def phase_evaluate_output():
     return out + [r for ds in MANIFESTS for m in TABLE1_METHODS for r in records(ds, m)]
 
 
-def phase_ablations_output():
-    return [r for ds in MANIFESTS for v in ABLATIONS for r in records(ds, f"ours_{v}")]
+def phase_render_output():
+    return ["results/table1.csv", "results/table1.md", "results/table1.tex"] + [
+        f"paper_figures/fig5_color_similarity.{ext}" for ext in ("png", "pdf")
+    ]
 
 
 FIGURES = [

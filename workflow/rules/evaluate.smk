@@ -46,6 +46,23 @@ rule evaluate:
         "../scripts/evaluate.py"
 
 
+use rule evaluate as evaluate_extra with:
+    # Table 2 variants and the Fig. 6(c) control (paper_figures target): the same evaluation, written under
+    # results/extra/ so that the Table 1 artifacts (DVC outs) never change when the extras are built.
+    input:
+        index=lambda wc: f"data/processed/{wc.dataset}/{EVAL_RES_DIR}/index.json",
+        real="results/metrics/{dataset}/real/fvd_stats.json",
+        samples="results/extra/samples/{dataset}/{method}/index.json",
+    output:
+        fvd16="results/extra/metrics/{dataset}/{method}/fvd16.json",
+        fvd128="results/extra/metrics/{dataset}/{method}/fvd128.json",
+        color="results/extra/metrics/{dataset}/{method}/color_similarity.json",
+    log:
+        "logs/evaluate_extra/{dataset}/{method}.log",
+    benchmark:
+        "benchmarks/evaluate_extra/{dataset}/{method}.tsv"
+
+
 rule phase_evaluate:
     input:
         phase_evaluate_output(),

@@ -26,7 +26,7 @@ rule samples_sr_real_lr:
         superres="results/models/superres/{dataset}/G_ema.safetensors",
         lr_index=lambda wc: f"data/processed/{wc.dataset}/{SR_TRAIN_RES[0]}/index.json",
     output:
-        "results/samples/{dataset}/ours_sr_real_lr/index.json",
+        "results/extra/samples/{dataset}/ours_sr_real_lr/index.json",
     params:
         cfg=config["samples"],
     threads: config["samples"]["threads"]
@@ -60,10 +60,10 @@ rule samples_untrained:
 rule samples_ablation:
     # Table 2: an ablated LR model through the same super-resolution network as ours.
     input:
-        lowres="results/models/lowres_ablation/{dataset}/{variant}/G_ema.safetensors",
+        lowres="results/extra/models/lowres_ablation/{dataset}/{variant}/G_ema.safetensors",
         superres="results/models/superres/{dataset}/G_ema.safetensors",
     output:
-        "results/samples/{dataset}/ours_{variant}/index.json",
+        "results/extra/samples/{dataset}/ours_{variant}/index.json",
     params:
         cfg=config["samples"],
     threads: config["samples"]["threads"]
@@ -84,7 +84,7 @@ def long_video_inputs(wildcards):
             "superres": f"results/models/superres/{wildcards.dataset}/G_ema.safetensors",
         }
     if wildcards.method in BASELINES and not samples_from(wildcards.method):
-        return {"model": f"results/models/{wildcards.method}/{wildcards.dataset}/G_ema.safetensors"}
+        return {"model": f"results/models/baselines/{wildcards.method}/{wildcards.dataset}/G_ema.safetensors"}
     raise ValueError(f"no long videos for method {wildcards.method!r}")
 
 
@@ -93,7 +93,7 @@ rule long_videos:
     input:
         unpack(long_video_inputs),
     output:
-        "results/long_videos/{dataset}/{method}/index.json",
+        "results/extra/long_videos/{dataset}/{method}/index.json",
     params:
         cfg=config["figures"],
         samples=config["samples"],

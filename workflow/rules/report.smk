@@ -29,7 +29,8 @@ rule table1:
 
 rule table2:
     input:
-        records=[r for ds in MANIFESTS for m in ["ours", *[f"ours_{v}" for v in ABLATIONS]] for r in records(ds, m)],
+        records=[r for ds in MANIFESTS for r in records(ds, "ours")]
+        + [r for ds in MANIFESTS for v in ABLATIONS for r in records(ds, f"ours_{v}", "results/extra")],
         paper_values="workflow/paper_values.csv",
     output:
         csv=report("results/table2.csv", caption="../report/table2.rst", category="Tables"),
@@ -63,8 +64,7 @@ rule fig5_color_similarity:
 
 rule fig6_superres:
     input:
-        [f"results/metrics/{ds}/{m}/{k}.json" for ds in MANIFESTS for m in ("ours", "ours_sr_real_lr")
-         for k in ("fvd16", "fvd128")],
+        [r for ds in MANIFESTS for r in records(ds, "ours") + records(ds, "ours_sr_real_lr", "results/extra")],
     output:
         png=report("paper_figures/fig6_superres.png", caption="../report/fig6.rst", category="Figures"),
         pdf="paper_figures/fig6_superres.pdf",
@@ -80,7 +80,7 @@ rule fig6_superres:
 
 rule fig1_long_videos:
     input:
-        [f"results/long_videos/{ds}/{m}/index.json" for ds in MANIFESTS
+        [f"results/extra/long_videos/{ds}/{m}/index.json" for ds in MANIFESTS
          for m in ["ours", *[b for b in BASELINES if not samples_from(b)]]],
     output:
         png=report("paper_figures/fig1_long_videos.png", caption="../report/fig1.rst", category="Figures"),
@@ -103,7 +103,7 @@ rule report_videos:
         "results/samples/{dataset}/{method}/index.json",
     output:
         report(
-            directory("results/report_videos/{dataset}/{method}"),
+            directory("results/extra/report_videos/{dataset}/{method}"),
             patterns=["{name}.mp4"],
             caption="../report/videos.rst",
             category="Sample videos",
@@ -126,4 +126,9 @@ rule paper_figures:
         FIGURES,
         "results/table1.csv",
         "results/table2.csv",
-        [f"results/report_videos/{ds}/{m}" for ds in MANIFESTS for m in TABLE1_METHODS],
+        [f"results/extra/report_videos/{ds}/{m}" for ds in MANIFESTS for m in TABLE1_METHODS],
+
+
+rule phase_render:
+    input:
+        phase_render_output(),

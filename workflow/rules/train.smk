@@ -35,9 +35,9 @@ rule train_lowres_ablation:
     input:
         index=lambda wc: f"data/processed/{wc.dataset}/{LR_TRAIN_RES}/index.json",
     output:
-        model="results/models/lowres_ablation/{dataset}/{variant}/G_ema.safetensors",
-        config="results/models/lowres_ablation/{dataset}/{variant}/G_ema.json",
-        metrics="results/models/lowres_ablation/{dataset}/{variant}/metrics.csv",
+        model="results/extra/models/lowres_ablation/{dataset}/{variant}/G_ema.safetensors",
+        config="results/extra/models/lowres_ablation/{dataset}/{variant}/G_ema.json",
+        metrics="results/extra/models/lowres_ablation/{dataset}/{variant}/metrics.csv",
     params:
         cfg=config["train_lowres"],
     threads: train_threads("train_lowres")

@@ -10,9 +10,10 @@ cfg = dict(smk.config)
 cfg["metrics"] = {**cfg["metrics"], "threads": smk.threads}
 dataset = smk.wildcards.dataset
 dataset_dir = Path(smk.input.index).parent.parent
-metrics_dir = Path(smk.output[0]).parents[2]  # results/metrics
+metrics_dir = Path(smk.output[0]).parents[2]  # results/metrics or results/extra/metrics
 if smk.rule == "evaluate_real":
     run_real(dataset, dataset_dir, smk.params.resolution, metrics_dir, cfg)
-else:
+else:  # the real statistics come from the cache next to the real records (read only)
+    cache_dir = Path(smk.input.real).parents[1] / "cache" / dataset
     run_method(dataset, smk.wildcards.method, dataset_dir, smk.params.resolution, Path(smk.input.samples).parent,
-               metrics_dir, cfg)
+               metrics_dir, cfg, cache_dir=cache_dir)

@@ -20,7 +20,7 @@ if smk.rule == "fig1_long_videos":
     times = [t for t in fig["strip_times"] if t < fig["long_video_frames"]]
     plot_frame_strips(videos, times, out.png, out.pdf)
 else:
-    records = load_records(Path(smk.input[0]).parents[2])
+    records = load_records(sorted({Path(p).parents[2] for p in smk.input}))
     wanted = {(Path(p).parent.parent.name, Path(p).parent.name) for p in smk.input}
     records = records[[(d, m) in wanted for d, m in zip(records["dataset"], records["method"], strict=True)]]
     plot = plot_color_similarity if smk.rule == "fig5_color_similarity" else plot_sr_comparison

@@ -8,7 +8,8 @@ from lvg.report.tables import table1, table2
 
 snakemake_job(snakemake)  # noqa: F821
 smk = snakemake  # noqa: F821
-metrics_dir = Path(smk.input.records[0]).parents[2]  # results/metrics
+# results/metrics, and results/extra/metrics for Table 2's variants
+metrics_dir = sorted({Path(r).parents[2] for r in smk.input.records})
 render = table1 if smk.rule == "table1" else table2
 table = render(metrics_dir, smk.input.paper_values, smk.output.csv, smk.output.md, smk.output.tex)
 if smk.rule == "table1":  # Table 1 and Fig. 5 are read together: link the figure below the table
