@@ -202,8 +202,6 @@ def test_training_moves_colours_towards_the_data(dataset: Path, tmp_path: Path, 
 def test_config_errors(dataset: Path, tmp_path: Path) -> None:
     with pytest.raises(LvgError, match="unknown baseline"):
         run_train_baseline("nope", cfg_with(), dataset, tmp_path / "a")
-    with pytest.raises(LvgError, match="not implemented"):
-        run_train_baseline("tats", cfg_with(), dataset, tmp_path / "b")
     with pytest.raises(LvgError, match="samples_from"):
         run_train_baseline("styleganv", cfg_with(samples_from="somewhere"), dataset, tmp_path / "c")
     with pytest.raises(LvgError, match="baselines.styleganv"):
