@@ -426,8 +426,8 @@ def run_train_baseline(method: str, cfg: dict[str, Any], dataset_dir: str | Path
     info = dist.init_distributed(tc.device)
     h, w = parse_resolution(tc.resolution)
     data_seed = rank_seed(tc.seed, info.rank, _DATA)
-    base = VideoDataset(dataset_dir, h, w, 1, x_flip=tc.x_flip, min_length=3, seed=data_seed)
     algo = _registered(method)[0](tc, info)
+    base = VideoDataset(dataset_dir, h, w, 1, x_flip=tc.x_flip, min_length=max(3, algo.num_frames), seed=data_seed)
     dataset = FrameTupleDataset(base, algo.num_frames, algo.data_max_gap)
     batches = BatchSource(dataset, algo.micro_batch, data_seed, num_workers=tc.num_workers, device=info.device)
     loop = LoopConfig(steps=tc.steps, log_every=tc.log_every, sample_every=tc.sample_every,
