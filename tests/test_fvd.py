@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import subprocess
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from lvg.metrics.fvd import (
 from lvg.metrics.i3d import (
     InceptionI3D,
     load_detector,
+    max_pool3d_separable,
     random_detector,
     same_padding,
     to_uint8_videos,
@@ -349,3 +351,11 @@ def test_fvd_with_random_i3d_grows_with_shift(dataset_dir, rand_det) -> None:
     assert not rec["comparable_to_published"] and rec["resolution"] == "32x32" and "stand-in" in rec["status"]
     assert any("NOT comparable" in w for w in rec["warnings"]) and any("small sample" in w for w in rec["warnings"])
     json.dumps(rec)
+
+
+@pytest.mark.parametrize(("kernel", "stride"), [((1, 3, 3), (1, 2, 2)), ((3, 3, 3), (1, 1, 1)),
+                                                ((2, 2, 2), (2, 2, 2)), ((2, 7, 7), (1, 1, 1))])
+def test_separable_max_pool_is_max_pool3d_bit_for_bit(kernel, stride) -> None:
+    x = torch.randn(2, 5, 9, 17, 16, generator=torch.Generator().manual_seed(0))
+    x[0, 0, 0, 0, 0] = -math.inf  # the SAME padding value
+    assert torch.equal(max_pool3d_separable(x, kernel, stride), torch.nn.functional.max_pool3d(x, kernel, stride))

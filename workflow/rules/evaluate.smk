@@ -6,6 +6,8 @@
 rule evaluate_real:
     input:
         index=lambda wc: f"data/processed/{wc.dataset}/{EVAL_RES_DIR}/index.json",
+        # the provenance audit (every clip traced to its source, every checksum verified) gates the metrics
+        audit="data/processed/{dataset}/provenance.csv",
     output:
         stats="results/metrics/{dataset}/real/fvd_stats.json",
         color="results/metrics/{dataset}/real/color_similarity.json",
