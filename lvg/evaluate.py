@@ -39,6 +39,7 @@ from lvg.errors import InputError, LvgError
 from lvg.io import read_json, write_json
 from lvg.metrics.color_similarity import similarity_curve
 from lvg.metrics.fvd import (
+    PROTOCOLS,
     FeatureDetector,
     dataset_fingerprint,
     detector_stats,
@@ -314,11 +315,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", default="real", help="method key; 'real' computes the real statistics")
     p.add_argument("--samples", help="sample-set folder (with index.json); needed unless --method real")
     p.add_argument("--resolution", help="HxW of the real frames compared against (default: the HR resolution)")
-    p.add_argument("--metrics-dir", default="results/metrics")
+    p.add_argument("--metrics-dir", default="results/metrics",
+                   help="where records go (use another folder to compare settings without touching Table 1's)")
+    p.add_argument("--protocol", choices=PROTOCOLS, help="override metrics.protocol (e.g. styleganv, to show "
+                   "how the real-clip rule moves FVD)")
 
 
 def run_cli(args: argparse.Namespace) -> int:
     cfg = load_config(*args.configfile)
+    if args.protocol:
+        cfg["metrics"]["protocol"] = args.protocol
     resolution = args.resolution or evaluation_resolution(cfg)
     dataset_dir = Path("data/processed") / args.dataset
     if args.method == "real":

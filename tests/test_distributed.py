@@ -21,6 +21,7 @@ from safetensors.torch import load_file
 from test_checkpoint import write_shards
 from torch import nn
 
+from lvg.baselines.train import generate_frames, load_baseline
 from lvg.errors import LvgError
 from lvg.train import distributed as D
 
@@ -38,7 +39,8 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _torchrun(cfg: dict, dataset: Path, out: Path, tmp: Path, phase: str = "lowres") -> subprocess.CompletedProcess:
-    cfg_file = tmp / f"cfg-{out.name}-{cfg[f'train_{phase}']['steps']}.yaml"
+    section = cfg[f"train_{phase}"] if phase in ("lowres", "superres") else cfg["baselines"][phase]
+    cfg_file = tmp / f"cfg-{out.name}-{section['steps']}.yaml"
     cfg_file.write_text(yaml.safe_dump(cfg))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "lvg.train", phase, "--config", str(cfg_file), "--dataset", str(dataset), "--out", str(out)]
@@ -89,6 +91,21 @@ def test_torchrun_superres_shares_the_guarantees(tmp_path: Path) -> None:
         assert all(torch.equal(ta[k], tb[k]) for k in ta), name
     state = json.loads((a / "state.json").read_text())["state"]
     assert state["world_size"] == 2 and state["ranks"][0] != state["ranks"][1]
+
+
+@pytest.mark.parametrize("method", ["mocoganhd", "tats"])
+def test_torchrun_two_stage_baselines_train_on_two_ranks(dataset: Path, tmp_path: Path, method: str) -> None:
+    """The two-stage baselines run under torchrun too: 4 steps crossing their stage switch at step 2."""
+    cfg = copy.deepcopy(TINY_PARAMS)
+    cfg["baselines"][method] = dict(cfg["baselines"][method], steps=4, checkpoint_every=4, keep_checkpoints=0,
+                                    batch=2, stage_split=0.5)
+    out = tmp_path / method
+    proc = _torchrun(cfg, dataset, out, tmp_path, method)
+    assert proc.stdout.strip().splitlines() == [str(out / "G_ema.safetensors")]  # printed by rank 0 only
+    state = json.loads((out / "checkpoints" / "ckpt-00000004" / "state.json").read_text())["state"]
+    assert state["world_size"] == 2 and state["ranks"][0] != state["ranks"][1]
+    G = load_baseline(out / "G_ema.safetensors")
+    assert tuple(generate_frames(G, 0, 0, 12).shape) == (3, 12, 16, 16)
 
 
 # ----------------------------------------------------------------------------------- inside each rank
