@@ -326,3 +326,20 @@ def test_empty_metrics_dir_gives_header_only_outputs(tmp_path: Path) -> None:
     plot_color_similarity(m, tmp_path / "c.png", tmp_path / "c.pdf")
     plot_sr_comparison(m, tmp_path / "s.png", tmp_path / "s.pdf")
     assert all((tmp_path / f).stat().st_size > 0 for f in ["c.png", "c.pdf", "s.png", "s.pdf"])
+
+
+def test_control_check_says_whether_the_trained_model_beats_its_control() -> None:
+    import pandas as pd
+
+    from lvg.report.tables import control_check
+
+    def table(ours: float, untrained: float) -> pd.DataFrame:
+        rows = [{"dataset": "d", "resolution": "32x32", "method": m, "fvd16_mean": v, "fvd128_mean": None}
+                for m, v in (("ours", ours), ("ours_untrained", untrained), ("styleganv", 1.0))]
+        return pd.DataFrame(rows, dtype=object)
+
+    (good,) = control_check(table(10.0, 20.0))
+    assert "beats its untrained control (FVD16 10.0 vs 20.0)" in good and "FVD128" not in good
+    (bad,) = control_check(table(30.0, 20.0))
+    assert bad.startswith("Control check (d, 32x32): WARNING") and "NOT beat" in bad and "FVD16" in bad
+    assert control_check(table(10.0, 20.0).iloc[[0, 2]]) == []  # no control row, no claim

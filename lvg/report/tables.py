@@ -272,8 +272,29 @@ def render_markdown(table: pd.DataFrame, records: pd.DataFrame, title: str, *, e
              "Methods marked (lite) are compact re-implementations trained by lvg on the same data, not the "
              "published models."]
     notes += _sample_warnings(records, table)
+    notes += control_check(table)
     lines += [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
+
+
+def control_check(table: pd.DataFrame) -> list[str]:
+    """One line per dataset x resolution saying whether ``ours`` beats its untrained control on every FVD
+    computed for both (proof that the table measures something), or that it does not."""
+    out = []
+    for (dataset, resolution), sub in table.groupby(["dataset", "resolution"], sort=False):
+        rows = {r["method"]: r for _, r in sub.iterrows()}
+        if "ours" not in rows or "ours_untrained" not in rows:
+            continue
+        pairs = [(m, rows["ours"].get(f"{m}_mean"), rows["ours_untrained"].get(f"{m}_mean")) for m in TABLE_METRICS]
+        pairs = [(m, a, b) for m, a, b in pairs if not _blank(a) and not _blank(b)]
+        if not pairs:
+            continue
+        lost = [m.upper() for m, a, b in pairs if not float(a) < float(b)]
+        shown = ", ".join(f"{m.upper()} {float(a):.1f} vs {float(b):.1f}" for m, a, b in pairs)
+        verdict = ("the trained model beats its untrained control" if not lost
+                   else f"WARNING: the trained model does NOT beat its untrained control on {', '.join(lost)}")
+        out.append(f"Control check ({dataset}, {resolution}): {verdict} ({shown}).")
+    return out
 
 
 _TEX_ESCAPE = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
