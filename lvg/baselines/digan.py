@@ -20,11 +20,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from lvg.baselines.presets import PresetConfig
 from lvg.baselines.styleganv import (
     StyleGANVDiscriminator,
     StyleGANVDiscriminatorConfig,
@@ -38,7 +39,7 @@ __all__ = ["DIGANConfig", "DIGANGenerator", "DIGANDiscriminator", "pixel_coords"
 
 
 @dataclass(frozen=True)
-class DIGANConfig:
+class DIGANConfig(PresetConfig):
     height: int = 64
     width: int = 64
     z_dim: int = 64  # content
@@ -52,20 +53,11 @@ class DIGANConfig:
     max_space_freq: float = 8.0  # cycles over the image side
     train_frames: int = 16  # frames spanned by t in [0, 1]
 
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> DIGANConfig:
-        base = {"tiny": {}, "paper": dict(z_dim=512, motion_dim=512, w_dim=512, hidden=512, layers=8,
-                                          space_freqs=64, time_freqs=32, max_space_freq=32.0)}
-        if name not in base:
-            raise ValueError(f"unknown preset {name!r}; known: {sorted(base)}")
-        return cls(**(base[name] | overrides))
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> DIGANConfig:
-        return cls(**d)
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "tiny": {},
+        "paper": dict(z_dim=512, motion_dim=512, w_dim=512, hidden=512, layers=8, space_freqs=64,
+                      time_freqs=32, max_space_freq=32.0),
+    }
 
 
 def pixel_coords(height: int, width: int) -> tuple[Tensor, Tensor]:

@@ -35,12 +35,11 @@ a CPU-sized version with the same structure.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -48,25 +47,26 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lvg.augment.diffaugment import diff_augment
+from lvg.baselines.presets import PresetConfig
 from lvg.baselines.styleganv import StyleGANVConfig, StyleGANVGenerator, content_code
 from lvg.baselines.train import (
     ADAM_BETAS,
     SAMPLE_CLIPS,
     SAMPLE_FRAMES,
     SECTION,
+    BaselineAlgorithm,
     BaselineTrainConfig,
     generate_frames,
     save_baseline,
 )
 from lvg.config import parse_resolution
-from lvg.errors import InputError, LvgError
+from lvg.errors import InputError
 from lvg.lowres.discriminator import DiscriminatorConfig, LowResDiscriminator
 from lvg.nn.layers import FullyConnected
 from lvg.train import distributed as dist
-from lvg.train.checkpoint import generator_state, set_generator_state
 from lvg.train.distributed import DistInfo
 from lvg.train.ema import ema_beta, make_ema, update_ema
-from lvg.train.loop import BatchSource, rank_seed, video_grid
+from lvg.train.loop import BatchSource, video_grid
 
 __all__ = ["MoCoGANHDConfig", "MoCoGANHDDiscriminatorConfig", "MoCoGANHDGenerator", "MoCoGANHDDiscriminator",
            "MotionLSTM", "MoCoGANHD", "step_noise", "ALGORITHM", "GENERATOR", "CONFIG"]
@@ -74,12 +74,11 @@ __all__ = ["MoCoGANHDConfig", "MoCoGANHDDiscriminatorConfig", "MoCoGANHDGenerato
 METHOD = "mocoganhd"
 NOISE_CHUNK = 64  # step noise is drawn in blocks of this many steps, block k from (seed, k)
 PCA_SEED = 0x5CA  # the z's whose mapped w's define the PCA basis
-_LATENT, _AUGMENT = 1, 2
 
 
 # ---------------------------------------------------------------------------------------------- configs
 @dataclass(frozen=True)
-class MoCoGANHDConfig:
+class MoCoGANHDConfig(PresetConfig):
     """Generator: image G (mapping + synthesis), PCA size, motion LSTM, training clip length."""
 
     height: int = 64
@@ -97,16 +96,11 @@ class MoCoGANHDConfig:
     cumulative: bool = True  # w_t = w_{t-1} + residual_t (errors accumulate); False: w_0 + residual_t
     clip_frames: int = 8  # frames of the fake/real clips the video D sees (paper n_frames_G: 16)
 
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> MoCoGANHDConfig:
-        base = {"tiny": {}, "paper": dict(z_dim=512, w_dim=512, mapping_layers=8, channel_base=16384,
-                                          channel_max=512, pca_dim=384, pca_samples=100_000, hidden_dim=1024,
-                                          noise_dim=512, clip_frames=16)}
-        if name not in base:
-            raise ValueError(f"unknown preset {name!r}; known: {sorted(base)}")
-        cfg = cls(**(base[name] | overrides))
-        cfg.validate()
-        return cfg
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "tiny": {},
+        "paper": dict(z_dim=512, w_dim=512, mapping_layers=8, channel_base=16384, channel_max=512,
+                      pca_dim=384, pca_samples=100_000, hidden_dim=1024, noise_dim=512, clip_frames=16),
+    }
 
     def validate(self) -> None:
         self.image_config().validate()
@@ -126,16 +120,9 @@ class MoCoGANHDConfig:
                                mapping_layers=self.mapping_layers, channel_base=self.channel_base,
                                channel_max=self.channel_max, motion_dim=1, time_dim=2)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> MoCoGANHDConfig:
-        return cls(**d)
-
 
 @dataclass(frozen=True)
-class MoCoGANHDDiscriminatorConfig:
+class MoCoGANHDDiscriminatorConfig(PresetConfig):
     """Image D (2D: temporal kernels 1) and video D (3D convs over ``num_frames`` frames)."""
 
     height: int = 64
@@ -149,15 +136,11 @@ class MoCoGANHDDiscriminatorConfig:
     video_temporal_ksize: int = 3
     video_downsample: int = 2  # the video D sees clips average-pooled by this factor in space (1 = full res)
 
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> MoCoGANHDDiscriminatorConfig:
-        base = {"tiny": {}, "paper": dict(channel_base=16384, channel_max=512, epilogue_channels=512,
-                                          video_channel_base=16384, video_channel_max=512, video_downsample=1)}
-        if name not in base:
-            raise ValueError(f"unknown preset {name!r}; known: {sorted(base)}")
-        cfg = cls(**(base[name] | overrides))
-        cfg.validate()
-        return cfg
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "tiny": {},
+        "paper": dict(channel_base=16384, channel_max=512, epilogue_channels=512, video_channel_base=16384,
+                      video_channel_max=512, video_downsample=1),
+    }
 
     def validate(self) -> None:
         f = self.video_downsample
@@ -377,7 +360,7 @@ def _adam(params, lr: float, c: float = 1.0) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=lr * c, betas=(ADAM_BETAS[0] ** c, ADAM_BETAS[1] ** c), eps=1e-8)
 
 
-class MoCoGANHD:
+class MoCoGANHD(BaselineAlgorithm):
     """MoCoGAN-HD-lite as an :class:`lvg.train.loop.Algorithm` (both stages; see the module docstring)."""
 
     method = METHOD
@@ -385,13 +368,7 @@ class MoCoGANHD:
                   "logits_fake_video")
 
     def __init__(self, tc: BaselineTrainConfig, info: DistInfo | None = None) -> None:
-        self.tc, self.info = tc, info or DistInfo()
-        self.device = self.info.device
-        per_rank, rem = divmod(tc.batch, self.info.world_size)
-        if rem or per_rank == 0:
-            raise LvgError(f"{SECTION}.{METHOD}.batch = {tc.batch} must split evenly over "
-                           f"{self.info.world_size} process(es)")
-        self.micro_batch, self.clips_per_step = per_rank, tc.batch
+        super().__init__(tc, info)  # batch split, RNG streams "latent" and "augment"
         G, D = build_mocoganhd(tc)
         self.G, self.D = G.to(self.device).train(), D.to(self.device).train()
         self.G_ema = make_ema(self.G)
@@ -402,7 +379,6 @@ class MoCoGANHD:
                            "M": _adam(self.G.motion.parameters(), tc.lr_g),
                            "D": _adam(self.D.image.parameters(), tc.lr_d, c),
                            "DV": _adam(self.D.video_trunk.parameters(), tc.lr_d, c)}
-        self.gen_latent, self.gen_augment = torch.Generator(), torch.Generator()
         self.reseed(0)
 
     data_max_gap = 1  # the video D sees consecutive frames
@@ -414,22 +390,6 @@ class MoCoGANHD:
     def stage(self, step: int) -> int:
         """1 or 2. Once stage 2 has begun it stays (a run extended to more steps does not go back)."""
         return 2 if step >= self.stage1_steps or bool(self.G.pca_ready) else 1
-
-    # ---- RNG ---------------------------------------------------------------------------------------
-    def reseed(self, step: int) -> None:
-        r = self.info.rank
-        self.gen_latent.manual_seed(rank_seed(self.tc.seed, r, _LATENT + 16 * step))
-        self.gen_augment.manual_seed(rank_seed(self.tc.seed, r, _AUGMENT + 16 * step))
-
-    def rank_state(self) -> dict[str, Any]:
-        return {"latent": generator_state(self.gen_latent), "augment": generator_state(self.gen_augment)}
-
-    def load_rank_state(self, state: dict[str, Any]) -> None:
-        set_generator_state(self.gen_latent, state["latent"])
-        set_generator_state(self.gen_augment, state["augment"])
-
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.tc.bf16)
 
     # ---- pieces ------------------------------------------------------------------------------------
     def _augment(self, x: Tensor) -> Tensor:

@@ -23,16 +23,16 @@ motion codes every 16 frames); ``tiny`` is a CPU-sized version with the same str
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lvg.baselines.presets import PresetConfig
 from lvg.lowres.discriminator import EqualConv3d
 from lvg.nn.layers import FullyConnected, ModulatedConv3d, bias_act
 from lvg.nn.resample import upsample2x_space
@@ -45,7 +45,7 @@ MOTION_CONTEXT = 2 * (MOTION_KERNEL - 1)  # raw codes consumed by the smoothing 
 
 
 @dataclass(frozen=True)
-class StyleGANVConfig:
+class StyleGANVConfig(PresetConfig):
     height: int = 64
     width: int = 64
     z_dim: int = 64
@@ -60,16 +60,11 @@ class StyleGANVConfig:
     period_max: float = 128.0
     phase_std: float = 1.0
 
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> StyleGANVConfig:
-        base = {"tiny": {}, "paper": dict(z_dim=512, w_dim=512, mapping_layers=8, channel_base=16384,
-                                          channel_max=512, motion_dim=512, motion_z_distance=16, time_dim=256,
-                                          period_min=16.0, period_max=1024.0)}
-        if name not in base:
-            raise ValueError(f"unknown preset {name!r}; known: {sorted(base)}")
-        cfg = cls(**(base[name] | overrides))
-        cfg.validate()
-        return cfg
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "tiny": {},
+        "paper": dict(z_dim=512, w_dim=512, mapping_layers=8, channel_base=16384, channel_max=512,
+                      motion_dim=512, motion_z_distance=16, time_dim=256, period_min=16.0, period_max=1024.0),
+    }
 
     def validate(self) -> None:
         if self.time_dim % 2 or self.time_dim < 2:
@@ -87,13 +82,6 @@ class StyleGANVConfig:
 
     def channels(self, res: int) -> int:
         return max(1, min(self.channel_max, self.channel_base // res))
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> StyleGANVConfig:
-        return cls(**d)
 
 
 # ---------------------------------------------------------------------------------------------- noise
@@ -288,7 +276,7 @@ class StyleGANVGenerator(nn.Module):
 
 # ---------------------------------------------------------------------------------------------- discriminator
 @dataclass(frozen=True)
-class StyleGANVDiscriminatorConfig:
+class StyleGANVDiscriminatorConfig(PresetConfig):
     height: int = 64
     width: int = 64
     num_frames: int = 3
@@ -298,12 +286,10 @@ class StyleGANVDiscriminatorConfig:
     gap_dim: int = 32  # Fourier embedding of the time gaps
     max_gap: int = 32
 
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> StyleGANVDiscriminatorConfig:
-        base = {"tiny": {}, "paper": dict(channel_base=16384, channel_max=512, gap_dim=256)}
-        if name not in base:
-            raise ValueError(f"unknown preset {name!r}; known: {sorted(base)}")
-        return cls(**(base[name] | overrides))
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "tiny": {},
+        "paper": dict(channel_base=16384, channel_max=512, gap_dim=256),
+    }
 
     def channels(self, res: int) -> int:
         return max(1, min(self.channel_max, self.channel_base // res))

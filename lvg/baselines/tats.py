@@ -39,12 +39,11 @@ none). R1 is not used (TATS's GAN uses the hinge loss without R1); ``r1_*`` and 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -52,19 +51,24 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lvg.augment.diffaugment import diff_augment
-from lvg.baselines.train import SAMPLE_CLIPS, SAMPLE_FRAMES, BaselineTrainConfig, save_baseline
+from lvg.baselines.presets import PresetConfig
+from lvg.baselines.train import (
+    SAMPLE_CLIPS,
+    SAMPLE_FRAMES,
+    BaselineAlgorithm,
+    BaselineTrainConfig,
+    save_baseline,
+)
 from lvg.config import parse_resolution
-from lvg.errors import InputError, LvgError
+from lvg.errors import InputError
 from lvg.train import distributed as dist
-from lvg.train.checkpoint import generator_state, set_generator_state
 from lvg.train.distributed import DistInfo
-from lvg.train.loop import BatchSource, rank_seed, video_grid
+from lvg.train.loop import BatchSource, video_grid
 
 __all__ = ["TATSConfig", "TATSDiscriminatorConfig", "TATSGenerator", "TATSDiscriminator", "TATSTrainer",
            "ALGORITHM", "GENERATOR", "CONFIG"]
 
 _AUGMENT, _RESTART = 2, 3
-_PRESETS = ("tiny", "paper")
 
 
 def _is_pow2(n: int) -> bool:
@@ -79,7 +83,7 @@ def _video_seed(seed: int) -> int:
 
 # ---------------------------------------------------------------------------------------------- configs
 @dataclass(frozen=True)
-class TATSConfig:
+class TATSConfig(PresetConfig):
     """Tokenizer + GPT sizes and the sampling settings (everything the exported generator needs)."""
 
     height: int = 64
@@ -102,16 +106,12 @@ class TATSConfig:
     top_k: int = 0  # 0 = sample from the whole codebook
     decode_chunk: int = 16  # latent frames decoded together when rendering long videos
 
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> TATSConfig:
-        base = {"tiny": {}, "paper": dict(train_frames=16, t_down=4, s_down=8, ch=64, ch_max=256, res_blocks=2,
-                                          codebook_size=16384, code_dim=32, gpt_width=1024, gpt_layers=24,
-                                          gpt_heads=16, gpt_lr=3e-4, top_k=2048)}
-        if name not in base:
-            raise ValueError(f"unknown preset {name!r}; known: {sorted(base)}")
-        cfg = cls(**(base[name] | overrides))
-        cfg.validate()
-        return cfg
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "tiny": {},
+        "paper": dict(train_frames=16, t_down=4, s_down=8, ch=64, ch_max=256, res_blocks=2,
+                      codebook_size=16384, code_dim=32, gpt_width=1024, gpt_layers=24, gpt_heads=16,
+                      gpt_lr=3e-4, top_k=2048),
+    }
 
     def validate(self) -> None:
         for k in ("t_down", "s_down"):
@@ -139,16 +139,9 @@ class TATSConfig:
     def latent_hw(self) -> tuple[int, int]:
         return self.height // self.s_down, self.width // self.s_down
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TATSConfig:
-        return cls(**d)
-
 
 @dataclass(frozen=True)
-class TATSDiscriminatorConfig:
+class TATSDiscriminatorConfig(PresetConfig):
     height: int = 64
     width: int = 64
     frames: int = 8
@@ -157,15 +150,14 @@ class TATSDiscriminatorConfig:
     gan_weight: float = 0.1  # weight of the adversarial term in the tokenizer loss
     gan_start: float = 0.5  # the GAN starts after this fraction of stage 1
 
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> TATSDiscriminatorConfig:
-        base = {"tiny": {}, "paper": dict(ch=64, ch_max=512)}
-        if name not in base:
-            raise ValueError(f"unknown preset {name!r}; known: {sorted(base)}")
-        cfg = cls(**(base[name] | overrides))
-        if not 0 <= cfg.gan_start <= 1 or cfg.gan_weight < 0:
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "tiny": {},
+        "paper": dict(ch=64, ch_max=512),
+    }
+
+    def validate(self) -> None:
+        if not 0 <= self.gan_start <= 1 or self.gan_weight < 0:
             raise ValueError("gan_start must be in [0, 1] and gan_weight >= 0")
-        return cfg
 
 
 # ---------------------------------------------------------------------------------------------- layers
@@ -548,21 +540,17 @@ def build_tats(tc: BaselineTrainConfig) -> tuple[TATSGenerator, TATSDiscriminato
         return TATSGenerator(gc), TATSDiscriminator(dc)
 
 
-class TATSTrainer:
+class TATSTrainer(BaselineAlgorithm):
     """TATS-lite as an :class:`lvg.train.loop.Algorithm`: tokenizer steps, then GPT steps."""
 
     method = "tats"
     loss_names = ("loss_rec", "loss_vq", "code_perplexity", "codes_restarted", "loss_G_adv", "loss_D", "loss_gpt")
     data_max_gap = 1  # consecutive real frames
+    STREAMS: ClassVar[dict[str, tuple[int, bool]]] = {"augment": (_AUGMENT, True),
+                                                      "restart": (_RESTART, False)}  # restarts: same on all ranks
 
     def __init__(self, tc: BaselineTrainConfig, info: DistInfo | None = None) -> None:
-        self.tc, self.info = tc, info or DistInfo()
-        self.device = self.info.device
-        per_rank, rem = divmod(tc.batch, self.info.world_size)
-        if rem or per_rank == 0:
-            raise LvgError(f"baselines.tats.batch = {tc.batch} must split evenly over "
-                           f"{self.info.world_size} process(es)")
-        self.micro_batch, self.clips_per_step = per_rank, tc.batch
+        super().__init__(tc, info)  # batch split, RNG streams "augment" and "restart"
         G, D = build_tats(tc)
         self.G, self.D = G.to(self.device).train(), D.to(self.device).train()
         self.G_ema = self.G  # no EMA (TATS has none): the exported model is the trained one
@@ -572,7 +560,6 @@ class TATSTrainer:
         self.opt_gpt = torch.optim.Adam(self.G.gpt.parameters(), lr=self.G.cfg.gpt_lr, betas=(0.9, 0.95))
         self.optimizers = {"tokenizer": self.opt_tok, "D": self.opt_D, "gpt": self.opt_gpt}
         self.stage1_steps = min(tc.steps, max(0, round(tc.stage_split * tc.steps)))
-        self.gen_augment, self.gen_restart = torch.Generator(), torch.Generator()
         self.reseed(0)
 
     @property
@@ -582,21 +569,12 @@ class TATSTrainer:
     def gan_start(self) -> int:
         return round(self.D.cfg.gan_start * self.stage1_steps)
 
-    def reseed(self, step: int) -> None:
-        self.gen_augment.manual_seed(rank_seed(self.tc.seed, self.info.rank, _AUGMENT + 16 * step))
-        self.gen_restart.manual_seed(rank_seed(self.tc.seed, 0, _RESTART + 16 * step))  # shared by all ranks
-
     def rank_state(self) -> dict[str, Any]:
-        return {"augment": generator_state(self.gen_augment), "restart": generator_state(self.gen_restart),
-                "stage1_steps": self.stage1_steps}
+        return super().rank_state() | {"stage1_steps": self.stage1_steps}
 
     def load_rank_state(self, state: dict[str, Any]) -> None:
-        set_generator_state(self.gen_augment, state["augment"])
-        set_generator_state(self.gen_restart, state["restart"])
+        super().load_rank_state(state)
         self.stage1_steps = int(state["stage1_steps"])  # the schedule the run started with
-
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.tc.bf16)
 
     def _D(self, video: Tensor) -> Tensor:
         if self.tc.augment:

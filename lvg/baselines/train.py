@@ -169,21 +169,52 @@ def build_styleganv(tc: BaselineTrainConfig) -> tuple[StyleGANVGenerator, StyleG
 
 
 # ---------------------------------------------------------------------------------------------- algorithm
-class StyleGANVGAN:
-    """StyleGAN-V-lite as an :class:`lvg.train.loop.Algorithm`."""
+class BaselineAlgorithm:
+    """What every baseline's :class:`lvg.train.loop.Algorithm` shares: the per-rank batch split, the seeded
+    RNG streams that make resume exact, and bf16 autocast.
 
-    loss_names = ("loss_G", "loss_D", "r1_penalty", "logits_real", "logits_fake")
-    num_frames = 3
+    ``STREAMS`` maps a stream name to ``(offset, per_rank)``: ``self.gen_<name>`` is reseeded at every step
+    from ``(seed, rank or 0, offset + 16 * step)`` and saved in the rank state under ``<name>``.
+    """
+
+    method: ClassVar[str]
+    STREAMS: ClassVar[dict[str, tuple[int, bool]]] = {"latent": (_LATENT, True), "augment": (_AUGMENT, True)}
 
     def __init__(self, tc: BaselineTrainConfig, info: DistInfo | None = None) -> None:
         self.tc, self.info = tc, info or DistInfo()
         self.device = self.info.device
         per_rank, rem = divmod(tc.batch, self.info.world_size)
         if rem or per_rank == 0:
-            raise LvgError(f"{SECTION}.styleganv.batch = {tc.batch} must split evenly over "
+            raise LvgError(f"{SECTION}.{self.method}.batch = {tc.batch} must split evenly over "
                            f"{self.info.world_size} process(es)")
-        self.micro_batch = per_rank
-        self.clips_per_step = tc.batch
+        self.micro_batch, self.clips_per_step = per_rank, tc.batch
+        for name in self.STREAMS:
+            setattr(self, f"gen_{name}", torch.Generator())
+
+    def reseed(self, step: int) -> None:
+        for name, (offset, per_rank) in self.STREAMS.items():
+            rank = self.info.rank if per_rank else 0
+            getattr(self, f"gen_{name}").manual_seed(rank_seed(self.tc.seed, rank, offset + 16 * step))
+
+    def rank_state(self) -> dict[str, Any]:
+        return {name: generator_state(getattr(self, f"gen_{name}")) for name in self.STREAMS}
+
+    def load_rank_state(self, state: dict[str, Any]) -> None:
+        for name in self.STREAMS:
+            set_generator_state(getattr(self, f"gen_{name}"), state[name])
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.tc.bf16)
+
+
+class StyleGANVGAN(BaselineAlgorithm):
+    """StyleGAN-V-lite as an :class:`lvg.train.loop.Algorithm`."""
+
+    loss_names = ("loss_G", "loss_D", "r1_penalty", "logits_real", "logits_fake")
+    num_frames = 3
+
+    def __init__(self, tc: BaselineTrainConfig, info: DistInfo | None = None) -> None:
+        super().__init__(tc, info)
         G, D = self.build(tc)
         self.G, self.D = G.to(self.device).train(), D.to(self.device).train()
         self.G_ema = make_ema(self.G)
@@ -193,7 +224,6 @@ class StyleGANVGAN:
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=tc.lr_d * c,
                                       betas=(ADAM_BETAS[0] ** c, ADAM_BETAS[1] ** c), eps=1e-8)
         self.optimizers = {"G": self.opt_G, "D": self.opt_D}
-        self.gen_latent, self.gen_augment = torch.Generator(), torch.Generator()
         self.reseed(0)
 
     method = "styleganv"
@@ -206,21 +236,6 @@ class StyleGANVGAN:
     @staticmethod
     def build(tc: BaselineTrainConfig) -> tuple[nn.Module, nn.Module]:
         return build_styleganv(tc)
-
-    def reseed(self, step: int) -> None:
-        r = self.info.rank
-        self.gen_latent.manual_seed(rank_seed(self.tc.seed, r, _LATENT + 16 * step))
-        self.gen_augment.manual_seed(rank_seed(self.tc.seed, r, _AUGMENT + 16 * step))
-
-    def rank_state(self) -> dict[str, Any]:
-        return {"latent": generator_state(self.gen_latent), "augment": generator_state(self.gen_augment)}
-
-    def load_rank_state(self, state: dict[str, Any]) -> None:
-        set_generator_state(self.gen_latent, state["latent"])
-        set_generator_state(self.gen_augment, state["augment"])
-
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.tc.bf16)
 
     def generate(self, n: int) -> tuple[Tensor, Tensor]:
         """``n`` fake videos of 3 frames (float32) and their times ``[n, 3]``."""
