@@ -145,7 +145,8 @@ def test_table1_values_formatting_and_blank_paper_columns(tmp_path: Path) -> Non
                      metric="fvd16")
     fvd(m, "horseback", "ours_seq16", [200.0])  # an ablation: Table 2 only
     out = tmp_path / "out"
-    table1(m, paper_csv(tmp_path), out / "table1.csv", out / "table1.md", out / "table1.tex")
+    table1(m, paper_csv(tmp_path), out / "table1.csv", out / "table1.md", out / "table1.tex",
+           color_figure=tmp_path / "paper_figures/fig5.png")
     t = pd.read_csv(out / "table1.csv", keep_default_na=False)
     assert list(t["method"]) == ["ours", "ours_untrained", "styleganv"]
     ours = t.iloc[0]
@@ -160,6 +161,8 @@ def test_table1_values_formatting_and_blank_paper_columns(tmp_path: Path) -> Non
     md = (out / "table1.md").read_text()
     assert "Detector: i3d-random (sha256 none)." in md and "not comparable to published FVD" in md
     assert "| LongVideoGAN (ours)" in md and "123.4 ± 7.9" in md
+    assert md.rstrip().endswith("](../paper_figures/fig5.png)")  # linked relative to the table
+    assert "Control check (horseback, " in md and "beats its untrained control" in md
     assert r"123.4 $\pm$ 7.9" in (out / "table1.tex").read_text()
     assert format_mean_std(123.4, 5.6) == "123.4 ± 5.6" and format_mean_std(0.01234, None) == "0.0123"
 

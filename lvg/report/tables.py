@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -254,7 +255,9 @@ def _markdown_table(df: pd.DataFrame, columns: list[tuple[str, str]]) -> str:
                           *(fmt(r) for r in cells)])
 
 
-def render_markdown(table: pd.DataFrame, records: pd.DataFrame, title: str, *, extra_columns=()) -> str:
+def render_markdown(table: pd.DataFrame, records: pd.DataFrame, title: str, *, extra_columns=(),
+                    images: Sequence[tuple[str, str]] = ()) -> str:
+    """The Markdown rendering; ``images`` are (caption, relative path) shown below the notes."""
     caption, warnings_ = _detector_summary(table, records)
     lines = [f"# {title}", "",
              f"FVD16 / FVD128 (lower is better): mean ± sample std over n seeds (n in the CSV). {caption}", ""]
@@ -274,6 +277,7 @@ def render_markdown(table: pd.DataFrame, records: pd.DataFrame, title: str, *, e
     notes += _sample_warnings(records, table)
     notes += control_check(table)
     lines += [f"- {n}" for n in notes]
+    lines += [line for caption, path in images for line in ("", f"![{caption}]({path})")]
     return "\n".join(lines) + "\n"
 
 
@@ -324,11 +328,11 @@ def render_latex(table: pd.DataFrame, records: pd.DataFrame, title: str, *, extr
 
 
 def _write_outputs(table: pd.DataFrame, records: pd.DataFrame, title: str, out_csv, out_md, out_tex,
-                   extra_columns=()) -> None:
+                   extra_columns=(), images: Sequence[tuple[str, str]] = ()) -> None:
     with atomic_open(out_csv, "w", encoding="utf-8", newline="") as f:
         table.to_csv(f, index=False, lineterminator="\n")
     with atomic_open(out_md, "w", encoding="utf-8") as f:
-        f.write(render_markdown(table, records, title, extra_columns=extra_columns))
+        f.write(render_markdown(table, records, title, extra_columns=extra_columns, images=images))
     if out_tex is not None:
         with atomic_open(out_tex, "w", encoding="utf-8") as f:
             f.write(render_latex(table, records, title, extra_columns=extra_columns))
@@ -336,13 +340,17 @@ def _write_outputs(table: pd.DataFrame, records: pd.DataFrame, title: str, out_c
 
 # ================================================================================================ the tables
 def table1(metrics_dir: str | Path | Sequence[str | Path], paper_values_csv: str | Path | None, out_csv: str | Path,
-           out_md: str | Path, out_tex: str | Path | None = None) -> pd.DataFrame:
-    """Table 1: ours, the untrained control, the baselines (and unknown methods) on every dataset."""
+           out_md: str | Path, out_tex: str | Path | None = None,
+           color_figure: str | Path | None = None) -> pd.DataFrame:
+    """Table 1: ours, the untrained control, the baselines (and unknown methods) on every dataset.
+    ``color_figure`` (Fig. 5, read beside the table in the paper) is linked below the Markdown table."""
     records = load_records(metrics_dir)
     table = build_table(metrics_dir, paper_values_csv, records=records, what="Table 1",
                         include=lambda m: method_info(m).group in TABLE1_GROUPS,
                         part_of=lambda d, r, m: table1_part(d, r))
-    _write_outputs(table, records, "Table 1: FVD of long videos", out_csv, out_md, out_tex)
+    images = ([("Fig. 5: colour similarity over time", os.path.relpath(color_figure, Path(out_md).parent))]
+              if color_figure is not None else [])
+    _write_outputs(table, records, "Table 1: FVD of long videos", out_csv, out_md, out_tex, images=images)
     return table
 
 
