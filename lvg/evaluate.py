@@ -24,7 +24,7 @@ import argparse
 import hashlib
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -124,12 +124,18 @@ def _cache_dir(metrics_dir: str | Path, dataset: str) -> Path:
 # ================================================================================================ sample sets
 @dataclass
 class SampleSet:
-    """A generated (or imported) sample set: its directory, index and video paths with their lengths."""
+    """A generated (or imported) sample set: its directory, index and video paths with their lengths.
+
+    Decoded frames are kept (up to ``cache_bytes``) so that the FVD16, FVD128 and colour passes over the
+    same videos decode each video once; beyond the budget (the paper's 2048-video sets) they are re-read.
+    """
 
     root: Path
     index: dict[str, Any]
     paths: list[Path]
     lengths: list[int]
+    cache_bytes: int = 2 << 30
+    _decoded: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(cls, samples_dir: str | Path) -> SampleSet:
@@ -157,10 +163,20 @@ class SampleSet:
 
     def read(self, video: int, start: int, length: int) -> np.ndarray:
         """uint8 [T, H, W, 3] frames ``start .. start + length - 1`` of one video."""
-        frames = [f for _, f in iter_frames(self.paths[video], start, start + length)]
-        if len(frames) != length:
-            raise InputError(self.paths[video], f"has {start + len(frames)} frames, {start + length} needed")
-        return np.stack(frames)
+        stop = start + length
+        cached = self._decoded.get(video)
+        if cached is not None and len(cached) >= stop:
+            return cached[start:stop]
+        used = sum(a.nbytes for k, a in self._decoded.items() if k != video)
+        frame_bytes = next((a[0].nbytes for a in self._decoded.values()), 0)
+        whole = used + frame_bytes * self.lengths[video] <= self.cache_bytes  # decode it all, keep it
+        frames = [f for _, f in iter_frames(self.paths[video], 0, max(stop, self.lengths[video]) if whole else stop)]
+        if len(frames) < stop:
+            raise InputError(self.paths[video], f"has {len(frames)} frames, {stop} needed")
+        decoded = np.stack(frames)
+        if whole and used + decoded.nbytes <= self.cache_bytes:
+            self._decoded[video] = decoded
+        return decoded[start:stop]
 
 
 def resize_clip(clip: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -206,3 +206,15 @@ def test_untrained_control_is_the_training_initialisation(tmp_path) -> None:
     assert meta["models"]["lowres"] == model_id(G0) and meta["resolution"] == "hr"
     frames = [f for _, f in iter_frames(tmp_path / "u" / meta["videos"][0]["file"])]
     assert len(frames) == 16 and frames[0].shape == (32, 32, 3)
+
+
+def test_sample_set_decodes_each_video_once_within_its_budget(sets) -> None:
+    cached, uncached = SampleSet.open(sets["copy"]), SampleSet.open(sets["copy"])
+    uncached.cache_bytes = 0
+    first = cached.read(1, 5, 16)  # a short window decodes (and keeps) the whole video
+    assert list(cached._decoded) == [1] and len(cached._decoded[1]) == 130
+    np.testing.assert_array_equal(first, uncached.read(1, 5, 16))
+    np.testing.assert_array_equal(cached.read(1, 0, 130), uncached.read(1, 0, 130))
+    assert uncached._decoded == {}  # over budget: read again each time, same frames
+    with pytest.raises(InputError, match="130 frames, 131 needed"):
+        uncached.read(0, 1, 130)
