@@ -6,3 +6,5 @@ No upstream code is copied (licences forbid it); each model is written from the 
 the project's own layers (:mod:`lvg.nn.layers`, :mod:`lvg.lowres.discriminator`) and trained through the
 shared loop (:mod:`lvg.train.loop`) by :mod:`lvg.baselines.train`.
 """
+
+METHODS = ("styleganv", "digan", "mocoganhd", "tats")  # config keys baselines.<method>; modules lvg.baselines.<method>

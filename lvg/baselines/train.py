@@ -37,6 +37,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from lvg.augment.diffaugment import diff_augment
+from lvg.baselines import METHODS
 from lvg.baselines.digan import DIGANConfig, DIGANDiscriminator, DIGANGenerator
 from lvg.baselines.styleganv import (
     StyleGANVConfig,
@@ -58,7 +59,6 @@ from lvg.train.section import TrainSection
 log = logging.getLogger(__name__)
 
 SECTION = "baselines"
-METHODS = ("styleganv", "digan", "mocoganhd", "tats")
 ADAM_BETAS = (0.0, 0.99)
 _DATA, _LATENT, _AUGMENT = 0, 1, 2
 SAMPLE_CLIPS, SAMPLE_FRAMES = 4, 32

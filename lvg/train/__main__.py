@@ -11,11 +11,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from lvg.baselines import METHODS as BASELINES
 from lvg.config import load_config
 from lvg.errors import LvgError
 from lvg.logs import setup_logging
 
-BASELINES = ["styleganv", "digan", "mocoganhd", "tats"]
 MODELS = ["lowres", "superres", *BASELINES]
 
 
