@@ -60,6 +60,7 @@ def worker(args: argparse.Namespace) -> dict:
     import torch
 
     from lvg import generate as gen
+    from lvg.data.video import VideoWriter
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -79,7 +80,7 @@ def worker(args: argparse.Namespace) -> dict:
     setup_mb = _rss_mb()
     writer = None
     if args.write:
-        writer = gen.VideoWriter(Path(args.write) / f"bench_{args.mode}_{args.frames}.mp4").__enter__()
+        writer = VideoWriter(Path(args.write) / f"bench_{args.mode}_{args.frames}.mp4").__enter__()
     done, start = 0, time.perf_counter()
     partial = False
     last_report = start

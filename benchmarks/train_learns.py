@@ -28,7 +28,8 @@ from PIL import Image, ImageDraw
 
 from lvg.config import load_config, parse_resolution, validate_config
 from lvg.data.reader import VideoDataset
-from lvg.train.lowres import LowResTrainConfig, build_networks, load_generator, run_train_lowres
+from lvg.models import load_generator
+from lvg.train.lowres import LowResTrainConfig, build_networks, run_train_lowres
 
 
 def colour_fd(fake: torch.Tensor, real: torch.Tensor) -> float:
@@ -114,11 +115,11 @@ def main() -> None:
     cfg["train_lowres"] |= {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
 
     t = time.perf_counter()
-    out = run_train_lowres(cfg, args.dataset, args.out)
+    out = run_train_lowres(copy.deepcopy(cfg["train_lowres"]), args.dataset, args.out)
     minutes = (time.perf_counter() - t) / 60
     tc = LowResTrainConfig.from_dict(validate_config(copy.deepcopy(cfg))["train_lowres"])
     untrained, _ = build_networks(tc)
-    trained = load_generator(out)
+    trained = load_generator(out, "lowres")
     real = real_clips(args.dataset, h, w, tc.seq_length, args.eval_clips)
     seeds = list(range(args.eval_clips))
     with torch.no_grad():

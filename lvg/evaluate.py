@@ -6,7 +6,7 @@ Two entry points, both called by Snakemake (``workflow/rules/evaluate.smk``) and
   into the cache (``real_stats_cached``: safetensors + JSON, keyed by dataset, resolution, protocol, count,
   seed and detector) and the real colour-similarity curve. Per-method jobs then only read the cache, so
   parallel jobs never race to write it.
-* :func:`run_method` evaluates one sample set (``index.json`` + videos, :mod:`lvg.generate`) and writes
+* :func:`run_method` evaluates one sample set (``index.json`` + videos, :mod:`lvg.sample_sets`) and writes
   ``<metrics>/<dataset>/<method>/{fvd16,fvd128,color_similarity}.json`` (layout: :mod:`lvg.report.records`).
 
 Protocol (spec/evaluation.md §2.3): real clips by the configured protocol (LongVideoGAN's by default: uniform
@@ -21,22 +21,21 @@ interpolation before the detector, and the record says so. A sample set shorter 
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lvg.config import load_config, parse_resolution
+from lvg import layout as L
+from lvg.config import Section, load_config, parse_resolution, section_class, validate_section
 from lvg.data.reader import VideoDataset
-from lvg.data.video import iter_frames
-from lvg.errors import InputError, LvgError
-from lvg.io import read_json, write_json
+from lvg.errors import LvgError
+from lvg.io import write_json
 from lvg.metrics.color_similarity import similarity_curve
 from lvg.metrics.fvd import (
     PROTOCOLS,
@@ -51,6 +50,7 @@ from lvg.metrics.fvd import (
 )
 from lvg.metrics.i3d import load_detector
 from lvg.report.records import COLOR_METRIC, record_path, write_color_record, write_fvd_record
+from lvg.sample_sets import SampleSet
 
 log = logging.getLogger(__name__)
 
@@ -59,28 +59,15 @@ FVD_LENGTHS = (16, 128)
 
 
 # ================================================================================================ config
-@dataclass(frozen=True)
-class MetricsConfig:
-    """The ``metrics`` config section (meanings: params.yaml and the schema)."""
+class MetricsConfig(section_class(SECTION, "MetricsConfig", Section)):
+    """The ``metrics`` section (keys, defaults and meanings: the schema and params.yaml)."""
 
-    detector: str | None
-    protocol: str
-    fvd16_clips: int
-    fvd128_clips: int
-    seeds: tuple[int, ...]
-    color_clips: int
-    color_seed: int
-    batch_size: int | None
-    device: str
-    threads: int
+    SECTION: ClassVar[str] = SECTION
 
     @classmethod
-    def from_config(cls, cfg: dict[str, Any]) -> MetricsConfig:
-        s = cfg[SECTION]
-        return cls(detector=s["detector"], protocol=s["protocol"], fvd16_clips=s["fvd16_clips"],
-                   fvd128_clips=s["fvd128_clips"], seeds=tuple(s["seeds"]), color_clips=s["color_clips"],
-                   color_seed=s["color_seed"], batch_size=s["batch_size"], device=s["device"],
-                   threads=s["threads"])
+    def from_section(cls, section: dict[str, Any]) -> MetricsConfig:
+        """Validate (filling defaults) and build: the one way a phase reads its ``metrics`` section."""
+        return cls.from_dict(validate_section(SECTION, copy.deepcopy(section)))
 
     def num_clips(self, clip_len: int) -> int:
         return {16: self.fvd16_clips, 128: self.fvd128_clips}[clip_len]
@@ -109,76 +96,19 @@ def _real_dataset(dataset_dir: str | Path, resolution: str, clip_len: int) -> Vi
     return VideoDataset(dataset_dir, h, w, seq_length=clip_len)
 
 
-def color_length(cfg: dict[str, Any], dataset_dir: str | Path, resolution: str) -> int:
+def color_length(color_frames: int, dataset_dir: str | Path, resolution: str) -> int:
     """Frames per colour-similarity clip: 129 (separations 0..128, the paper's), or fewer when the sample
-    sets or the real clips are shorter (the tiny test datasets)."""
+    sets (``color_frames``: their length) or the real clips are shorter (the tiny test datasets)."""
     real = _real_dataset(dataset_dir, resolution, 1)
     longest = max(real.num_frames(i) for i in range(len(real)))
-    return min(129, cfg["samples"]["num_frames"], longest)
+    return min(129, color_frames, longest)
 
 
 def _cache_dir(metrics_dir: str | Path, dataset: str) -> Path:
-    return Path(metrics_dir) / "cache" / dataset
+    return Path(L.metrics_cache(dataset, metrics_dir))
 
 
 # ================================================================================================ sample sets
-@dataclass
-class SampleSet:
-    """A generated (or imported) sample set: its directory, index and video paths with their lengths.
-
-    Decoded frames are kept (up to ``cache_bytes``) so that the FVD16, FVD128 and colour passes over the
-    same videos decode each video once; beyond the budget (the paper's 2048-video sets) they are re-read.
-    """
-
-    root: Path
-    index: dict[str, Any]
-    paths: list[Path]
-    lengths: list[int]
-    cache_bytes: int = 2 << 30
-    _decoded: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
-
-    @classmethod
-    def open(cls, samples_dir: str | Path) -> SampleSet:
-        root = Path(samples_dir)
-        index_path = root / "index.json"
-        index = read_json(index_path)
-        videos = index.get("videos")
-        if not isinstance(videos, list) or not videos:
-            raise InputError(index_path, "no videos listed (field 'videos')")
-        paths, lengths = [], []
-        for i, v in enumerate(videos):
-            if not isinstance(v, dict) or "file" not in v or "num_frames" not in v:
-                raise InputError(index_path, "each video needs 'file' and 'num_frames'", f"videos[{i}]")
-            p = Path(v["file"])
-            p = p if p.is_absolute() else root / p
-            if not p.is_file():
-                raise InputError(index_path, f"listed video {p} does not exist", f"videos[{i}]")
-            paths.append(p)
-            lengths.append(int(v["num_frames"]))
-        return cls(root, index, paths, lengths)
-
-    def sha256(self) -> str:
-        """Hash of the index file: identifies the sample set in the records."""
-        return hashlib.sha256((self.root / "index.json").read_bytes()).hexdigest()
-
-    def read(self, video: int, start: int, length: int) -> np.ndarray:
-        """uint8 [T, H, W, 3] frames ``start .. start + length - 1`` of one video."""
-        stop = start + length
-        cached = self._decoded.get(video)
-        if cached is not None and len(cached) >= stop:
-            return cached[start:stop]
-        used = sum(a.nbytes for k, a in self._decoded.items() if k != video)
-        frame_bytes = next((a[0].nbytes for a in self._decoded.values()), 0)
-        whole = used + frame_bytes * self.lengths[video] <= self.cache_bytes  # decode it all, keep it
-        frames = [f for _, f in iter_frames(self.paths[video], 0, max(stop, self.lengths[video]) if whole else stop)]
-        if len(frames) < stop:
-            raise InputError(self.paths[video], f"has {len(frames)} frames, {stop} needed")
-        decoded = np.stack(frames)
-        if whole and used + decoded.nbytes <= self.cache_bytes:
-            self._decoded[video] = decoded
-        return decoded[start:stop]
-
-
 def resize_clip(clip: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """uint8 [3, T, H, W] -> uint8 [3, T, h, w] (antialiased bilinear; identity at the same size)."""
     if tuple(clip.shape[-2:]) == tuple(size):
@@ -210,10 +140,11 @@ def _as_signed(clips: Iterator[torch.Tensor]) -> Iterator[torch.Tensor]:
 
 # ================================================================================================ real side
 def run_real(dataset: str, dataset_dir: str | Path, resolution: str, metrics_dir: str | Path,
-             cfg: dict[str, Any], detector: FeatureDetector | None = None) -> dict[str, Any]:
-    """Real FVD statistics for every (length, seed) into the cache, and the real colour curve.
+             metrics: dict[str, Any], color_frames: int, detector: FeatureDetector | None = None) -> dict[str, Any]:
+    """Real FVD statistics for every (length, seed) into the cache, and the real colour curve (clips of at
+    most ``color_frames`` frames: the sample sets' length). ``metrics`` is the ``metrics`` section.
     Returns the colour record; ``<metrics>/<dataset>/real/fvd_stats.json`` lists the cache entries."""
-    mc = MetricsConfig.from_config(cfg)
+    mc = MetricsConfig.from_section(metrics)
     detector = _setup(mc, detector)
     entries = []
     for clip_len in FVD_LENGTHS:
@@ -232,7 +163,7 @@ def run_real(dataset: str, dataset_dir: str | Path, resolution: str, metrics_dir
     out = record_path(metrics_dir, dataset, "real", "fvd_stats")
     write_json(out, {"dataset": dataset, "resolution": resolution, "protocol": mc.protocol,
                      "detector": _describe(detector), "entries": entries})
-    length = color_length(cfg, dataset_dir, resolution)
+    length = color_length(color_frames, dataset_dir, resolution)
     real = _real_dataset(dataset_dir, resolution, length)
     clips = sample_real(real, mc.protocol, mc.color_clips, length, mc.color_seed)
     mean, std, n = similarity_curve(_as_signed(iter(clips)))
@@ -286,12 +217,13 @@ def _unavailable(samples: SampleSet, dataset_dir: str | Path, resolution: str, c
 
 
 def run_method(dataset: str, method: str, dataset_dir: str | Path, resolution: str, samples_dir: str | Path,
-               metrics_dir: str | Path, cfg: dict[str, Any], detector: FeatureDetector | None = None,
-               cache_dir: str | Path | None = None) -> list[Path]:
+               metrics_dir: str | Path, metrics: dict[str, Any], color_frames: int,
+               detector: FeatureDetector | None = None, cache_dir: str | Path | None = None) -> list[Path]:
     """FVD16, FVD128 and colour-similarity records of one sample set; returns the three record paths.
-    Real statistics come from ``cache_dir`` (default ``<metrics_dir>/cache/<dataset>``, where
-    :func:`run_real` puts them)."""
-    mc = MetricsConfig.from_config(cfg)
+    ``metrics`` is the ``metrics`` section, ``color_frames`` the sample sets' length (as for
+    :func:`run_real`). Real statistics come from ``cache_dir`` (default ``<metrics_dir>/cache/<dataset>``,
+    where :func:`run_real` puts them)."""
+    mc = MetricsConfig.from_section(metrics)
     samples = SampleSet.open(samples_dir)
     detector = _setup(mc, detector)
     size = parse_resolution(resolution)
@@ -314,7 +246,7 @@ def run_method(dataset: str, method: str, dataset_dir: str | Path, resolution: s
                              Path(cache_dir) if cache_dir else _cache_dir(metrics_dir, dataset), model_id, extra)
             write_fvd_record(path, dataset=dataset, method=method, runs=runs, model=model)
         outputs.append(path)
-    color_len = min(color_length(cfg, dataset_dir, resolution), min(samples.lengths))
+    color_len = min(color_length(color_frames, dataset_dir, resolution), min(samples.lengths))
     clips = fake_clips(samples, mc.color_clips, color_len, mc.color_seed, size)
     mean, std, n = similarity_curve(_as_signed(clips))
     path = record_path(metrics_dir, dataset, method, COLOR_METRIC)
@@ -331,7 +263,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", default="real", help="method key; 'real' computes the real statistics")
     p.add_argument("--samples", help="sample-set folder (with index.json); needed unless --method real")
     p.add_argument("--resolution", help="HxW of the real frames compared against (default: the HR resolution)")
-    p.add_argument("--metrics-dir", default="results/metrics",
+    p.add_argument("--metrics-dir", default=L.METRICS_ROOT,
                    help="where records go (use another folder to compare settings without touching Table 1's)")
     p.add_argument("--protocol", choices=PROTOCOLS, help="override metrics.protocol (e.g. styleganv, to show "
                    "how the real-clip rule moves FVD)")
@@ -342,13 +274,15 @@ def run_cli(args: argparse.Namespace) -> int:
     if args.protocol:
         cfg["metrics"]["protocol"] = args.protocol
     resolution = args.resolution or evaluation_resolution(cfg)
-    dataset_dir = Path("data/processed") / args.dataset
+    dataset_dir = L.path(L.PROCESSED_DIR, dataset=args.dataset)
+    metrics, color_frames = cfg["metrics"], cfg["samples"]["num_frames"]
     if args.method == "real":
-        run_real(args.dataset, dataset_dir, resolution, args.metrics_dir, cfg)
+        run_real(args.dataset, dataset_dir, resolution, args.metrics_dir, metrics, color_frames)
     else:
         if not args.samples:
             raise LvgError("--samples is needed for a generated method")
-        run_method(args.dataset, args.method, dataset_dir, resolution, args.samples, args.metrics_dir, cfg)
+        run_method(args.dataset, args.method, dataset_dir, resolution, args.samples, args.metrics_dir, metrics,
+                   color_frames)
     return 0
 
 

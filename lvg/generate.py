@@ -1,7 +1,8 @@
 """Long videos of any length from any time offset, streamed in constant memory, reproducible frame by frame.
 
-This is the ``generate`` phase (``lvg generate`` and the Snakemake rule both call :func:`generate`) and the
-sample-set writer the metrics phase reads (:func:`generate_sample_set`, :func:`superres_from_real`).
+This is the ``generate`` phase (``lvg generate`` calls :func:`generate`); :mod:`lvg.sample_sets` writes the
+metrics' sample sets with the same streams, :mod:`lvg.data.video` encodes the frames, :mod:`lvg.models`
+loads the generators.
 
 **What "video ``seed``" means.** The low-res generator's noise is indexed by absolute frame
 (:mod:`lvg.lowres.generator`), so every seed names one *endless* video; any integer frame index, negative ones
@@ -27,22 +28,14 @@ they are sliced, never how a chunk is computed. Hence frame ``t`` is **bit-ident
 (a long run, a window starting anywhere, any ``chunk``), for a fixed ``(weights, seed, lr_grid, sr_grid)`` on
 one device type and software stack. Float rounding (about 1e-7 to 1e-6) does differ between CPU and GPU,
 library versions, and, on a CPU, ``torch.get_num_threads()`` (measured: 1 vs 2 threads); the info files
-record device, torch version and thread count. A
-"one-pass" video is the same computation, so it is also bit-identical; a *naive* single forward over a whole
-window differs only by rounding (about 1e-6). Only a bounded number of grid chunks is cached, so memory does not
-grow with the length of the video.
+record device, torch version and thread count. A "one-pass" video is the same computation, so it is also
+bit-identical; a *naive* single forward over a whole window differs only by rounding (about 1e-6). Only a
+bounded number of grid chunks is cached, so memory does not grow with the length of the video.
 
-**Files.** :class:`VideoWriter` writes H.264 mp4 through PyAV, atomically (temporary name, renamed when
-complete). Floats in ``[-1, 1]`` become uint8 as ``clamp(127.5 * x + 128, 0, 255)`` truncated (the reference's
-conversion). Like the reference, frames are nearest-upsampled by the smallest integer factor that makes both
-sides multiples of 16 (36x64 -> 144x256, 32x32 stays, 8x8 -> 16x16); ``upscale=1`` keeps the native size.
-:func:`generate` writes ``seed=S_t0=T_len=L_lres.mp4`` / ``..._sres.mp4`` plus ``..._info.json`` (seed, window,
-grids, model ids, encoding), and optionally one PNG per frame at native size in ``..._frames/``
-(``lres_<t>.png`` / ``sres_<t>.png``, ``t`` the absolute frame index).
-
-**Checkpoints.** :func:`load_lowres` / :func:`load_superres` read a ``.safetensors`` state dict plus a JSON
-config (never a pickle); see :func:`find_generator_files` for where the JSON is looked for and which key holds
-the config.
+**Files.** :func:`generate` writes ``seed=S_t0=T_len=L_lres.mp4`` / ``..._sres.mp4`` (:class:`lvg.data.video.
+VideoWriter`, atomic) plus ``..._info.json`` (seed, window, grids, model ids, encoding), and optionally one
+PNG per frame at native size in ``..._frames/`` (``lres_<t>.png`` / ``sres_<t>.png``, ``t`` the absolute frame
+index).
 """
 
 from __future__ import annotations
@@ -50,24 +43,21 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import json
 import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from fractions import Fraction
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import av
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lvg.errors import InputError, LvgError
-from lvg.io import atomic_path, read_json, write_json
+from lvg.data.video import VideoWriter, write_png_frames
+from lvg.errors import LvgError
+from lvg.io import write_json
+from lvg.models import load_generator, model_id
 
 log = logging.getLogger(__name__)
 
@@ -77,29 +67,19 @@ __all__ = [
     "FrameSource",
     "LowResStream",
     "SuperResStream",
-    "VideoWriter",
-    "auto_upscale",
-    "find_generator_files",
+    "deterministic_backends",
+    "device_of",
     "generate",
     "generate_lowres",
-    "generate_sample_set",
     "generate_superres",
     "iter_lowres",
     "iter_superres",
-    "load_lowres",
-    "load_superres",
-    "model_id",
     "output_stem",
-    "superres_from_real",
     "superres_latent",
-    "to_uint8",
-    "write_video",
 ]
 
 DEFAULT_LR_GRID = 256  # LR frames per internal chunk (a multiple of the 32x temporal scale)
 DEFAULT_SR_GRID = 16  # HR frames per internal chunk (the reference's SR segment length)
-DEFAULT_BITRATE = 16_000_000  # the reference's 16 Mbit/s
-INDEX_FORMAT = 1
 
 
 # ============================================================================================ latents
@@ -115,17 +95,7 @@ def superres_latent(seed: int, z_dim: int, device: str | torch.device = "cpu") -
     return torch.randn(1, z_dim, generator=g, dtype=torch.float32).to(device)
 
 
-def phase_t0(seed: int, period: int) -> int:
-    """A deterministic "random" phase in ``[0, period)`` for video ``seed`` (sample sets' default ``t0``).
-
-    The reference evaluates crops at a random phase of the 1/32 grid; here it is derived from the seed
-    (``sha256("lvg.phase:<seed>")``) so that sample sets are reproducible.
-    """
-    digest = hashlib.sha256(f"lvg.phase:{int(seed)}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") % period
-
-
-def _device_of(module: nn.Module) -> torch.device:
+def device_of(module: nn.Module) -> torch.device:
     for t in module.parameters():
         return t.device
     for t in module.buffers():
@@ -210,7 +180,7 @@ class LowResStream(FrameSource):
         super().__init__(self._make, lr_grid, cache_size)
 
     def _make(self, k: int) -> Tensor:
-        with torch.inference_mode(), _deterministic_backends():
+        with torch.inference_mode(), deterministic_backends():
             return self.G_lr([self.seed], t0=k * self.grid, num_frames=self.grid)[0]
 
 
@@ -230,13 +200,13 @@ class SuperResStream(FrameSource):
         lr_cache = max(2, math.ceil((sr_grid + 2 * self.context) / lr_grid) + 1)
         self.lowres = LowResStream(G_lr, seed, lr_grid, cache_size=lr_cache)
         self.G_sr, self.seed = G_sr, int(seed)
-        self.z = superres_latent(seed, cfg.z_dim, _device_of(G_sr))
+        self.z = superres_latent(seed, cfg.z_dim, device_of(G_sr))
         super().__init__(self._make, sr_grid, cache_size=1)
 
     def _make(self, j: int) -> Tensor:
         k, g = self.context, self.grid
-        lr = self.lowres.frames(j * g - k, (j + 1) * g + k).to(_device_of(self.G_sr))
-        with torch.inference_mode(), _deterministic_backends():
+        lr = self.lowres.frames(j * g - k, (j + 1) * g + k).to(device_of(self.G_sr))
+        with torch.inference_mode(), deterministic_backends():
             return self.G_sr(lr[None], self.z)[0]
 
     @property
@@ -246,7 +216,7 @@ class SuperResStream(FrameSource):
 
 
 @contextlib.contextmanager
-def _deterministic_backends() -> Iterator[None]:
+def deterministic_backends() -> Iterator[None]:
     """cuDNN: no benchmark-mode autotuning (it may pick different kernels on different runs)."""
     cudnn = torch.backends.cudnn
     saved = (cudnn.benchmark, cudnn.deterministic)
@@ -302,231 +272,13 @@ def generate_superres(G_lr: nn.Module, G_sr: nn.Module, seed: int, t0: int, num_
                      dim=1)
 
 
-# ============================================================================================ writing
-def to_uint8(frames: Tensor) -> np.ndarray:
-    """``[3, T, H, W]`` floats in ``[-1, 1]`` -> uint8 ``[T, H, W, 3]``: ``clamp(127.5 x + 128)``, truncated."""
-    if frames.ndim != 4 or frames.shape[0] != 3:
-        raise ValueError(f"expected frames [3, T, H, W], got {tuple(frames.shape)}")
-    x = (frames.detach().float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
-    return x.permute(1, 2, 3, 0).contiguous().cpu().numpy()
-
-
-def auto_upscale(height: int, width: int, multiple: int = 16) -> int:
-    """Smallest integer factor that makes both sides multiples of ``multiple`` (36x64 -> 4, 32x32 -> 1)."""
-    return multiple // math.gcd(multiple, height, width)
-
-
-class VideoWriter:
-    """An H.264 mp4 written frame chunk by frame chunk, published atomically on a clean :meth:`close`.
-
-    Args:
-        path: the ``.mp4`` to write (parent directories are created).
-        fps: frame rate (the reference: 30).
-        crf: constant rate factor (0 = lossless); when None, ``bitrate`` applies.
-        bitrate: bits per second when ``crf`` is None (default 16 Mbit/s, the reference's).
-        pix_fmt: ``yuv420p`` (default, plays everywhere; needs even sides) or ``yuv444p`` (no chroma
-            subsampling: what metrics should read).
-        upscale: integer nearest-neighbour factor, or ``"auto"`` (:func:`auto_upscale`).
-
-    Use as a context manager; an exception discards the temporary file and leaves nothing under ``path``.
-    ``write`` takes float tensors ``[3, T, H, W]`` in ``[-1, 1]`` or uint8 arrays ``[T, H, W, 3]``.
-    """
-
-    def __init__(self, path: str | Path, fps: float = 30, crf: int | None = None, bitrate: int | None = None,
-                 pix_fmt: str = "yuv420p", upscale: int | str = "auto") -> None:
-        self.path = Path(path)
-        self.fps, self.crf, self.pix_fmt = fps, crf, pix_fmt
-        self.bitrate = DEFAULT_BITRATE if bitrate is None and crf is None else bitrate
-        self.upscale = upscale
-        self.num_frames = 0
-        self.size: tuple[int, int] | None = None  # written (height, width)
-        self._atomic = atomic_path(self.path)
-        self._tmp: Path | None = None
-        self._container = None
-        self._stream = None
-
-    @property
-    def encoding(self) -> dict[str, Any]:
-        return {"codec": "h264", "fps": self.fps, "crf": self.crf, "bitrate": self.bitrate,
-                "pix_fmt": self.pix_fmt, "upscale": self.upscale}
-
-    def __enter__(self) -> VideoWriter:
-        self._tmp = self._atomic.__enter__()
-        return self
-
-    def _open(self, height: int, width: int) -> None:
-        k = auto_upscale(height, width) if self.upscale == "auto" else int(self.upscale)
-        self.upscale = k
-        h, w = height * k, width * k
-        if self.pix_fmt == "yuv420p" and (h % 2 or w % 2):
-            raise LvgError(f"{self.path}: {h}x{w} frames cannot be written as yuv420p (sides must be even); "
-                           f"use upscale=2 or pix_fmt='yuv444p'")
-        assert self._tmp is not None, "use VideoWriter as a context manager"
-        self._container = av.open(str(self._tmp), mode="w", format="mp4")
-        stream = self._container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1001))
-        stream.width, stream.height, stream.pix_fmt = w, h, self.pix_fmt
-        if self.crf is not None:
-            stream.options = {"crf": str(int(self.crf))}
-        else:
-            stream.bit_rate = int(self.bitrate)
-        self._stream, self.size = stream, (h, w)
-
-    def write(self, frames: Tensor | np.ndarray) -> None:
-        arr = to_uint8(frames) if isinstance(frames, Tensor) else np.asarray(frames)
-        if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[3] != 3:
-            raise ValueError(f"expected uint8 frames [T, H, W, 3], got {arr.dtype} {arr.shape}")
-        if self._container is None:
-            self._open(arr.shape[1], arr.shape[2])
-        k = int(self.upscale)
-        if k > 1:
-            arr = arr.repeat(k, axis=1).repeat(k, axis=2)
-        if arr.shape[1:3] != self.size:
-            raise ValueError(f"{self.path}: frame size {arr.shape[1:3]} changed (was {self.size})")
-        for frame in arr:
-            for packet in self._stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                self._container.mux(packet)
-        self.num_frames += arr.shape[0]
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            if self._container is not None:
-                if exc_type is None:
-                    for packet in self._stream.encode():
-                        self._container.mux(packet)
-                self._container.close()
-            if exc_type is None and self.num_frames == 0:
-                raise LvgError(f"{self.path}: no frames to write")
-        except BaseException as e:
-            self._atomic.__exit__(type(e), e, e.__traceback__)
-            raise
-        self._atomic.__exit__(exc_type, exc, tb)
-
-
-def write_video(frames_iter: Iterator[Tensor | np.ndarray] | Sequence[Tensor | np.ndarray], path: str | Path,
-                fps: float = 30, crf: int | None = None, bitrate: int | None = None, pix_fmt: str = "yuv420p",
-                upscale: int | str = "auto") -> dict[str, Any]:
-    """Write frame chunks to an H.264 mp4 atomically (see :class:`VideoWriter`); return what was written."""
-    with VideoWriter(path, fps, crf, bitrate, pix_fmt, upscale) as writer:
-        for frames in frames_iter:
-            writer.write(frames)
-    return {"path": str(path), "num_frames": writer.num_frames, "size": list(writer.size or ()),
-            **writer.encoding}
-
-
-def write_png_frames(frames: Tensor, out_dir: str | Path, first_index: int, prefix: str) -> None:
-    """One PNG per frame at native size: ``out_dir/<prefix>_<t:06d>.png`` with ``t`` the absolute index."""
-    from PIL import Image
-
-    out_dir = Path(out_dir)
-    for i, frame in enumerate(to_uint8(frames)):
-        path = out_dir / f"{prefix}_{first_index + i:06d}.png"
-        with atomic_path(path) as tmp:
-            Image.fromarray(frame).save(tmp, format="PNG")
-
-
-# ============================================================================================ checkpoints
-WEIGHTS_FILE = "G_ema.safetensors"
-CONFIG_KEY = "generator"
-MODEL_NAMES = {"lowres": "lowres.VideoGenerator", "superres": "superres.SRGenerator"}
-
-
-def find_generator_files(path: str | Path, kind: str) -> tuple[Path, Path, dict]:
-    """Locate ``(weights, config JSON, generator config dict)`` for ``path`` (a file or a directory).
-
-    Weights: ``path`` itself if it is a file, else ``path/G_ema.safetensors``. The config is the first of
-    these JSON files that exists and holds one: ``<weights stem>.json`` (the trainer's ``save_generator``),
-    then ``config.json`` and ``state.json`` in the weights' directory, then ``../../config.json`` (the run
-    directory of ``<run>/checkpoints/ckpt-XXXXXXXX/``). In each file the :class:`GeneratorConfig` /
-    :class:`SRGeneratorConfig` dict is read from the top-level key ``"generator"`` or from
-    ``"state" -> "generator"`` (a checkpoint's ``state.json``). A top-level ``"model"`` key, when present,
-    must be ``"lowres.VideoGenerator"`` / ``"superres.SRGenerator"``, so the wrong stage is a clear error.
-    """
-    path = Path(path)
-    weights = path / WEIGHTS_FILE if path.is_dir() else path
-    if not weights.is_file():
-        raise InputError(weights, f"{kind} generator weights not found")
-    d = weights.parent
-    candidates = [weights.with_suffix(".json"), d / "config.json", d / "state.json", d.parent.parent / "config.json"]
-    for cand in candidates:
-        if not cand.is_file():
-            continue
-        try:
-            doc = read_json(cand)
-        except ValueError as e:
-            raise InputError(cand, f"not valid JSON ({e})") from None
-        if not isinstance(doc, dict):
-            continue
-        model = doc.get("model")
-        if model is not None and model != MODEL_NAMES[kind]:
-            raise InputError(cand, f"holds a {model!r}, expected a {MODEL_NAMES[kind]!r} ({kind} generator)")
-        cfg = doc.get(CONFIG_KEY)
-        if cfg is None and isinstance(doc.get("state"), dict):
-            cfg = doc["state"].get(CONFIG_KEY)
-        if isinstance(cfg, dict):
-            return weights, cand, cfg
-    raise InputError(weights, f"no generator config found: looked for key {CONFIG_KEY!r} in "
-                     f"{', '.join(str(c) for c in candidates)}")
-
-
-def _load(path: str | Path, kind: str, device: str | torch.device) -> nn.Module:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    weights, cfg_file, cfg_dict = find_generator_files(path, kind)
-    if kind == "lowres":
-        from lvg.lowres.generator import GeneratorConfig as Config
-        from lvg.lowres.generator import VideoGenerator as Net
-    else:
-        from lvg.superres.generator import SRGenerator as Net
-        from lvg.superres.generator import SRGeneratorConfig as Config
-    try:
-        net = Net(Config.from_dict(cfg_dict))
-    except (TypeError, ValueError) as e:
-        raise InputError(cfg_file, f"bad {kind} generator config: {e}") from None
-    try:
-        state = load_file(str(weights))
-    except (SafetensorError, OSError) as e:
-        raise InputError(weights, f"unreadable safetensors file ({e})") from None
-    try:
-        net.load_state_dict(state, strict=True)
-    except RuntimeError as e:
-        raise InputError(weights, f"weights do not match the config in {cfg_file}: {e}") from None
-    net.model_source = str(weights)  # for provenance records
-    return net.to(device).eval().requires_grad_(False)
-
-
-def load_lowres(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
-    """A :class:`~lvg.lowres.generator.VideoGenerator` from safetensors + JSON (:func:`find_generator_files`)."""
-    return _load(path, "lowres", device)
-
-
-def load_superres(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
-    """A :class:`~lvg.superres.generator.SRGenerator` from safetensors + JSON (:func:`find_generator_files`)."""
-    return _load(path, "superres", device)
-
-
-def model_id(module: nn.Module) -> str:
-    """First 16 hex digits of a SHA-256 over the config and the state dict (names, dtypes, shapes, bytes)."""
-    h = hashlib.sha256()
-    cfg = getattr(module, "cfg", None)
-    if cfg is not None and hasattr(cfg, "to_dict"):
-        h.update(json.dumps(cfg.to_dict(), sort_keys=True).encode())
-    for name, t in sorted(module.state_dict().items()):
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()[:16]
-
-
 # ============================================================================================ entry points
 def output_stem(seed: int, t0: int, num_frames: int) -> str:
     return f"seed={seed}_t0={t0}_len={num_frames}"
 
 
 def _as_module(x: nn.Module | str | Path, kind: str, device: str | torch.device) -> nn.Module:
-    if isinstance(x, nn.Module):
-        return x.to(device)
-    return load_lowres(x, device) if kind == "lowres" else load_superres(x, device)
+    return x.to(device) if isinstance(x, nn.Module) else load_generator(x, kind, device)
 
 
 def generate(lowres_ckpt: nn.Module | str | Path, superres_ckpt: nn.Module | str | Path | None, seed: int,
@@ -541,7 +293,7 @@ def generate(lowres_ckpt: nn.Module | str | Path, superres_ckpt: nn.Module | str
     (``lres_<t>.png`` / ``sres_<t>.png``, ``t`` the absolute frame index) into ``out_dir/..._frames/``, or
     into ``save_frames`` itself when it is a path. Always writes ``..._info.json`` (no timings in it: same
     inputs, same bytes). Everything is streamed: memory does not depend on ``num_frames``. Checkpoints are
-    paths (:func:`load_lowres`) or modules. Returns the written paths under the keys ``lowres``,
+    paths (:func:`lvg.models.load_generator`) or modules. Returns the written paths under the keys ``lowres``,
     ``superres``, ``frames_dir``, ``info``.
     """
     if num_frames < 1:
@@ -610,168 +362,6 @@ def _source(x: Any) -> str | None:
     if isinstance(x, nn.Module):
         return getattr(x, "model_source", type(x).__name__)
     return str(x)
-
-
-# ============================================================================================ sample sets
-SAMPLE_ENCODING = {"crf": 0, "pix_fmt": "yuv444p", "upscale": 1}  # lossless H.264, native size
-
-
-@dataclass
-class _SampleSet:
-    out_dir: Path
-    header: dict[str, Any]
-    videos: list[dict[str, Any]] = field(default_factory=list)
-
-    def resume_ok(self) -> bool:
-        """True if a previous, interrupted run with identical settings left its videos here."""
-        partial = self.out_dir / "index.partial.json"
-        try:
-            return partial.is_file() and read_json(partial) == json.loads(json.dumps(self.header, default=str))
-        except ValueError:
-            return False
-
-    def start(self) -> bool:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        ok = self.resume_ok()
-        write_json(self.out_dir / "index.partial.json", self.header)
-        return ok
-
-    def finish(self) -> Path:
-        index = self.out_dir / "index.json"
-        write_json(index, {**self.header, "videos": self.videos})
-        (self.out_dir / "index.partial.json").unlink(missing_ok=True)
-        return index
-
-
-def _seed_list(seeds: int | Sequence[int], num_videos: int) -> list[int]:
-    seeds = list(range(seeds, seeds + num_videos)) if isinstance(seeds, int) else [int(s) for s in seeds]
-    if len(seeds) != num_videos:
-        raise ValueError(f"{len(seeds)} seeds for {num_videos} videos")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError("seeds must be distinct")
-    return seeds
-
-
-def generate_sample_set(G_lr: nn.Module, G_sr: nn.Module | None, num_videos: int, num_frames: int,
-                        seeds: int | Sequence[int], out_dir: str | Path, resolution: str = "lr", *,
-                        t0: int | Sequence[int] | str = "phase", fps: float = 30, encoding: dict | None = None,
-                        lr_grid: int = DEFAULT_LR_GRID, sr_grid: int = DEFAULT_SR_GRID,
-                        model_ids: dict[str, str] | None = None) -> Path:
-    """``num_videos`` generated videos of ``num_frames`` frames as mp4 files plus ``out_dir/index.json``.
-
-    Args:
-        seeds: one per video, or the first of ``num_videos`` consecutive seeds.
-        resolution: ``"lr"`` (LR frames) or ``"hr"`` (super-resolved; needs ``G_sr``).
-        t0: per-video first frame: an int, one per video, or ``"phase"`` (default): :func:`phase_t0` of the
-            seed in ``[0, 32)``, the reference's random phase of the 1/32 grid, made reproducible.
-        encoding: :class:`VideoWriter` options; default lossless H.264 yuv444p at native size, so metrics see
-            the generator's frames rather than codec artefacts (:data:`SAMPLE_ENCODING`).
-        model_ids: recorded in the index (default :func:`model_id` of each module).
-
-    Files are ``seed=S_t0=T_len=L_{lres,sres}.mp4``, each written atomically. ``index.json`` (written last,
-    so its presence means the set is complete) lists seeds, t0s, lengths, files, sizes, model ids, grids and
-    encoding. An interrupted run with the same settings resumes: finished videos are kept.
-    """
-    if resolution not in ("lr", "hr"):
-        raise ValueError(f"resolution must be 'lr' or 'hr', got {resolution!r}")
-    if resolution == "hr" and G_sr is None:
-        raise LvgError("a super-resolution model is needed for resolution='hr'")
-    seeds = _seed_list(seeds, num_videos)
-    if t0 == "phase":
-        t0s = [phase_t0(s, G_lr.temporal_scale) for s in seeds]
-    elif isinstance(t0, int):
-        t0s = [t0] * num_videos
-    else:
-        t0s = [int(t) for t in t0]
-        if len(t0s) != num_videos:
-            raise ValueError(f"{len(t0s)} t0 values for {num_videos} videos")
-    enc = {**SAMPLE_ENCODING, **(encoding or {})}
-    ids = model_ids or {"lowres": model_id(G_lr),
-                        "superres": model_id(G_sr) if (G_sr is not None and resolution == "hr") else None}
-    suffix = "lres" if resolution == "lr" else "sres"
-    header = {"format": INDEX_FORMAT, "kind": "generated", "resolution": resolution, "num_videos": num_videos,
-              "num_frames": num_frames, "fps": fps, "encoding": enc, "models": ids, "lr_grid": lr_grid,
-              "sr_grid": sr_grid if resolution == "hr" else None, "seeds": seeds, "t0s": t0s,
-              "superres_latent": "sha256('lvg.superres.z:<seed>') -> torch.randn" if resolution == "hr" else None,
-              "device": str(_device_of(G_lr)), "torch": torch.__version__, "threads": torch.get_num_threads()}
-    sset = _SampleSet(Path(out_dir), header)
-    resume = sset.start()
-    for seed, t in zip(seeds, t0s, strict=True):
-        name = f"{output_stem(seed, t, num_frames)}_{suffix}.mp4"
-        path = sset.out_dir / name
-        if not (resume and path.is_file()):
-            frames = (iter_lowres(G_lr, seed, t, num_frames, lr_grid=lr_grid) if resolution == "lr" else
-                      iter_superres(G_lr, G_sr, seed, t, num_frames, lr_grid=lr_grid, sr_grid=sr_grid))
-            write_video(frames, path, fps=fps, **enc)
-        sset.videos.append({"file": name, "seed": seed, "t0": t, "num_frames": num_frames})
-    return sset.finish()
-
-
-def superres_from_real(G_sr: nn.Module, reader: Any, num_videos: int, num_frames: int, out_dir: str | Path, *,
-                       seeds: int | Sequence[int] = 0, fps: float = 30, encoding: dict | None = None,
-                       sr_grid: int = DEFAULT_SR_GRID, save_lowres: bool = False,
-                       model_ids: dict[str, str] | None = None) -> Path:
-    """Super-resolve REAL low-res clips (the paper's Fig. 6(c) comparison): mp4 files plus ``index.json``.
-
-    ``reader`` is a :class:`lvg.data.reader.VideoDataset` at the LR resolution (``read_window(clip, start,
-    length)``, ``num_frames(clip)``, ``clip_ids``). Video ``i`` uses seed ``seeds[i]``: the clip (uniform over
-    clips with at least ``num_frames + 8`` frames) and the window start (uniform) come from
-    :func:`lvg.data.reader.derived_generator` of the seed, and ``z`` is :func:`superres_latent` of the seed.
-    The output covers real frames ``start + 4 .. start + 4 + num_frames - 1`` (every HR frame has its full
-    9-frame real context); it is computed in ``sr_grid``-frame chunks read from the reader, so memory does not
-    depend on ``num_frames``. The index records clip ids, starts (of the output, i.e. real frame indices of
-    output frame 0) and seeds. ``save_lowres`` also writes the real LR input frames of the same span.
-    """
-    from lvg.data.reader import derived_generator
-
-    cfg = G_sr.cfg
-    k = cfg.temporal_context
-    if (reader.height, reader.width) != (cfg.lr_height, cfg.lr_width):
-        raise LvgError(f"the reader gives {reader.height}x{reader.width} frames but the super-res generator "
-                       f"expects {cfg.lr_height}x{cfg.lr_width}")
-    need = num_frames + 2 * k
-    eligible = [c for c in range(len(reader)) if reader.num_frames(c) >= need]
-    if not eligible:
-        raise LvgError(f"no real clip has the {need} frames needed for {num_frames} super-resolved frames "
-                       f"(+ {k} context frames per side)")
-    seeds = _seed_list(seeds, num_videos)
-    enc = {**SAMPLE_ENCODING, **(encoding or {})}
-    clip_ids = reader.clip_ids
-    header = {"format": INDEX_FORMAT, "kind": "superres_from_real", "resolution": "hr",
-              "num_videos": num_videos, "num_frames": num_frames, "fps": fps, "encoding": enc,
-              "models": model_ids or {"lowres": None, "superres": model_id(G_sr)}, "sr_grid": sr_grid,
-              "seeds": seeds, "superres_latent": "sha256('lvg.superres.z:<seed>') -> torch.randn",
-              "dataset": str(getattr(reader, "dataset_dir", ""))}
-    sset = _SampleSet(Path(out_dir), header)
-    resume = sset.start()
-    device = _device_of(G_sr)
-    for seed in seeds:
-        g = derived_generator(seed)
-        clip = eligible[int(torch.randint(len(eligible), (), generator=g))]
-        first = int(torch.randint(reader.num_frames(clip) - need + 1, (), generator=g)) + k  # first output frame
-        stem = f"seed={seed}_clip={clip}_start={first}_len={num_frames}"
-        entry = {"file": f"{stem}_sres.mp4", "seed": seed, "clip_index": clip, "clip_id": clip_ids[clip],
-                 "start": first, "num_frames": num_frames}
-        if save_lowres:
-            entry["lowres_file"] = f"{stem}_lres.mp4"
-        done = resume and (sset.out_dir / entry["file"]).is_file() and (
-            not save_lowres or (sset.out_dir / entry["lowres_file"]).is_file())
-        if not done:
-            z = superres_latent(seed, cfg.z_dim, device)
-            with contextlib.ExitStack() as stack:
-                hr_w = stack.enter_context(VideoWriter(sset.out_dir / entry["file"], fps, **enc))
-                lr_w = (stack.enter_context(VideoWriter(sset.out_dir / entry["lowres_file"], fps, **enc))
-                        if save_lowres else None)
-                for a in range(0, num_frames, sr_grid):
-                    n = min(sr_grid, num_frames - a)
-                    lr = reader.read_window(clip, first + a - k, n + 2 * k).to(device)
-                    with torch.inference_mode(), _deterministic_backends():
-                        hr = G_sr(lr[None], z)[0]
-                    hr_w.write(hr)
-                    if lr_w is not None:
-                        lr_w.write(lr[:, k:k + n])
-        sset.videos.append(entry)
-    return sset.finish()
 
 
 # ============================================================================================ CLI

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -73,7 +75,7 @@ def run(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 600) -> su
     """Run a command with this interpreter's environment (its venv's bin first on PATH)."""
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
                DVC_NO_ANALYTICS="1", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
-               GIT_COMMITTER_EMAIL="t@t")
+               GIT_COMMITTER_EMAIL="t@t", LVG_IMPORT_AUDIT="1")  # jobs record their lvg imports
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
@@ -88,3 +90,35 @@ def tree_hashes(root: Path) -> dict[str, str]:
     """sha256 of every file under ``root`` keyed by relative path."""
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def section(cfg: dict, *keys: str) -> dict:
+    """A copy of the (unvalidated) section ``cfg[k0][k1]...`` of a whole test config, as the phase entry
+    points take it; ``{}`` where the config has none (the entry point then reports what is wrong)."""
+    node = cfg
+    for k in keys:
+        node = node.get(k, {}) if isinstance(node, dict) else {}
+    return copy.deepcopy(node)
+
+
+def assert_same_run(a: Path, b: Path, step: int, networks: tuple[str, ...] = ("G", "D", "G_ema"),
+                    columns: int | None = None) -> None:
+    """Two run folders hold bit-identical checkpoints at ``step`` (every network and optimizer tensor, every
+    rank's RNG / data / algorithm state), the same exported G_ema, and the same metrics.csv rows (its first
+    ``columns`` columns: the losses, not the timings)."""
+    import torch
+    from safetensors.torch import load_file
+
+    ca, cb = a / "checkpoints" / f"ckpt-{step:08d}", b / "checkpoints" / f"ckpt-{step:08d}"
+    for name in (*networks, "optim"):
+        ta, tb = load_file(str(ca / f"{name}.safetensors")), load_file(str(cb / f"{name}.safetensors"))
+        assert ta.keys() == tb.keys(), name
+        for k in ta:
+            assert torch.equal(ta[k], tb[k]), (name, k)
+    sa, sb = json.loads((ca / "state.json").read_text()), json.loads((cb / "state.json").read_text())
+    assert sa["state"]["ranks"] == sb["state"]["ranks"]  # RNG states + data position + algorithm state
+    if (a / "G_ema.safetensors").is_file():
+        ea, eb = load_file(str(a / "G_ema.safetensors")), load_file(str(b / "G_ema.safetensors"))
+        assert ea.keys() == eb.keys() and all(torch.equal(ea[k], eb[k]) for k in ea)
+    rows_a, rows_b = ((r / "metrics.csv").read_text().splitlines() for r in (a, b))
+    assert [r.split(",")[:columns] for r in rows_a] == [r.split(",")[:columns] for r in rows_b]

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import TINY_PARAMS
-from safetensors.torch import load_file
+from helpers import TINY_PARAMS, assert_same_run, section
 
+from lvg.baselines.common import BaselineTrainConfig, FrameTupleDataset, generate_frames
 from lvg.baselines.mocoganhd import (
     NOISE_CHUNK,
     MoCoGANHD,
@@ -31,16 +31,11 @@ from lvg.baselines.mocoganhd import (
     step_noise,
 )
 from lvg.baselines.styleganv import content_code
-from lvg.baselines.train import (
-    BaselineTrainConfig,
-    FrameTupleDataset,
-    generate_frames,
-    load_baseline,
-    run_train_baseline,
-)
+from lvg.baselines.train import run_train_baseline
 from lvg.config import validate_config
 from lvg.data.reader import VideoDataset
 from lvg.errors import InputError
+from lvg.models import load_generator
 from lvg.train.loop import BatchSource
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -157,11 +152,11 @@ def test_stages_freeze_export_and_load(tiny_dataset: Path, tmp_path: Path) -> No
     assert any(not torch.equal(video_d0[k], v) for k, v in algo.D.video_trunk.state_dict().items())
     for name in ("pca_mean", "pca_basis", "pca_std"):
         assert torch.equal(getattr(algo.G, name), getattr(algo.G_ema, name))
-    # export -> load_baseline renders exactly what the in-memory G_ema renders, any window
+    # export -> load_generator renders exactly what the in-memory G_ema renders, any window
     path = algo.export(tmp_path, 6)
     meta = json.loads(path.with_suffix(".json").read_text())
     assert meta["model"] == "baselines.mocoganhd" and meta["stage"] == 2 and meta["generator"]["pca_dim"] == 32
-    loaded = load_baseline(path)
+    loaded = load_generator(path, "baseline")
     assert loaded.method == "mocoganhd" and bool(loaded.pca_ready)
     for t0, n in [(0, 12), (70, 4)]:
         assert torch.equal(generate_frames(loaded, 1, t0, n), generate_frames(algo.G_ema, 1, t0, n))
@@ -169,24 +164,9 @@ def test_stages_freeze_export_and_load(tiny_dataset: Path, tmp_path: Path) -> No
     assert algo.sample_video().shape[0] == 32
 
 
-def _same_checkpoints(a: Path, b: Path, step: int) -> None:
-    ca, cb = a / "checkpoints" / f"ckpt-{step:08d}", b / "checkpoints" / f"ckpt-{step:08d}"
-    for name in ["G", "D", "G_ema", "optim"]:
-        ta, tb = load_file(str(ca / f"{name}.safetensors")), load_file(str(cb / f"{name}.safetensors"))
-        assert ta.keys() == tb.keys()
-        for k in ta:
-            assert torch.equal(ta[k], tb[k]), (name, k)
-    sa, sb = json.loads((ca / "state.json").read_text()), json.loads((cb / "state.json").read_text())
-    assert sa["state"]["ranks"] == sb["state"]["ranks"]
-    ea, eb = load_file(str(a / "G_ema.safetensors")), load_file(str(b / "G_ema.safetensors"))
-    assert ea.keys() == eb.keys() and all(torch.equal(ea[k], eb[k]) for k in ea)
-    assert [r.split(",")[:10] for r in (a / "metrics.csv").read_text().splitlines()] == \
-        [r.split(",")[:10] for r in (b / "metrics.csv").read_text().splitlines()]
-
-
 def test_exact_resume_across_the_stage_boundary(tiny_dataset: Path, tmp_path: Path) -> None:
     run_a, run_b, run_c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
-    out = run_train_baseline("mocoganhd", cfg_with(), tiny_dataset, run_a, resume=False)  # stage 2 from step 3
+    out = run_train_baseline("mocoganhd", section(cfg_with(), "baselines", "mocoganhd"), tiny_dataset, run_a, resume=False)  # stage 2 from step 3
     assert json.loads(out.with_suffix(".json").read_text())["stage"] == 2
     stage_col = [r.split(",")[2] for r in (run_a / "metrics.csv").read_text().splitlines()[1:]]
     assert [float(s) for s in stage_col] == [1.0, 1.5, 2.0]  # means over steps (0, 1), (2, 3), (4, 5)
@@ -195,24 +175,24 @@ def test_exact_resume_across_the_stage_boundary(tiny_dataset: Path, tmp_path: Pa
     for p in [run_b / "checkpoints" / "ckpt-00000004", run_b / "checkpoints" / "ckpt-00000006"]:
         shutil.rmtree(p)
     (run_b / "G_ema.safetensors").unlink()
-    run_train_baseline("mocoganhd", cfg_with(), tiny_dataset, run_b)
-    _same_checkpoints(run_a, run_b, 6)
+    run_train_baseline("mocoganhd", section(cfg_with(), "baselines", "mocoganhd"), tiny_dataset, run_b)
+    assert_same_run(run_a, run_b, 6, columns=10)
     # k steps + resume with more steps: stage 2 began at step round(0.2 * 4) = round(0.2 * 6) = 1 in both
     cfg = cfg_with(stage_split=0.2, checkpoint_every=0)
-    run_train_baseline("mocoganhd", cfg_with(stage_split=0.2, checkpoint_every=0, steps=4), tiny_dataset, run_c)
-    run_train_baseline("mocoganhd", cfg, tiny_dataset, run_c)
+    run_train_baseline("mocoganhd", section(cfg_with(stage_split=0.2, checkpoint_every=0, steps=4), "baselines", "mocoganhd"), tiny_dataset, run_c)
+    run_train_baseline("mocoganhd", section(cfg, "baselines", "mocoganhd"), tiny_dataset, run_c)
     run_d = tmp_path / "d"
-    run_train_baseline("mocoganhd", cfg, tiny_dataset, run_d)
-    _same_checkpoints(run_c, run_d, 6)
+    run_train_baseline("mocoganhd", section(cfg, "baselines", "mocoganhd"), tiny_dataset, run_d)
+    assert_same_run(run_c, run_d, 6, columns=10)
 
 
 def test_config_errors(tiny_dataset: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="baselines.mocoganhd: .*no_such"):
-        run_train_baseline("mocoganhd", cfg_with(generator={"no_such": 1}), tiny_dataset, tmp_path / "a")
+        run_train_baseline("mocoganhd", section(cfg_with(generator={"no_such": 1}), "baselines", "mocoganhd"), tiny_dataset, tmp_path / "a")
     with pytest.raises(InputError, match="baselines.mocoganhd: .*unexpected"):
-        run_train_baseline("mocoganhd", cfg_with(discriminator={"bogus": 2}), tiny_dataset, tmp_path / "b")
+        run_train_baseline("mocoganhd", section(cfg_with(discriminator={"bogus": 2}), "baselines", "mocoganhd"), tiny_dataset, tmp_path / "b")
     with pytest.raises(InputError, match="baselines.mocoganhd: pca_dim"):
-        run_train_baseline("mocoganhd", cfg_with(generator={"pca_dim": 1000}), tiny_dataset, tmp_path / "c")
+        run_train_baseline("mocoganhd", section(cfg_with(generator={"pca_dim": 1000}), "baselines", "mocoganhd"), tiny_dataset, tmp_path / "c")
     with pytest.raises(InputError, match="baselines.mocoganhd: video_downsample"):
-        run_train_baseline("mocoganhd", cfg_with(discriminator={"video_downsample": 8}), tiny_dataset,
+        run_train_baseline("mocoganhd", section(cfg_with(discriminator={"video_downsample": 8}), "baselines", "mocoganhd"), tiny_dataset,
                            tmp_path / "d")

@@ -7,7 +7,7 @@ static video gets the same tokens at every latent step, the window edges include
 not give); long videos (far beyond one GPT window) are deterministic per seed, differ between seeds and any
 frame range equals the same slice of a longer call; chunked decoding matches a whole-sequence decode away
 from the end; N steps == k steps + resume + N - k steps bit for bit, resuming in stage 1 and continuing past
-the stage boundary; load_baseline renders the same frames; config errors name the section.
+the stage boundary; load_generator renders the same frames; config errors name the section.
 """
 
 from __future__ import annotations
@@ -20,13 +20,15 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import TINY_PARAMS
+from helpers import TINY_PARAMS, section
 from safetensors.torch import load_file
 
+from lvg.baselines.common import generate_frames
 from lvg.baselines.tats import TATSConfig, TATSGenerator, TConv3d
-from lvg.baselines.train import generate_frames, load_baseline, run_train_baseline
+from lvg.baselines.train import run_train_baseline
 from lvg.data.reader import VideoDataset
 from lvg.errors import InputError
+from lvg.models import load_generator
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -155,11 +157,11 @@ def test_exact_resume_across_the_stage_boundary(tiny_dataset: Path, tmp_path: Pa
         return cfg_with(generator=gen, discriminator={"gan_start": 0.0}, **kw)
 
     run_a, run_b = tmp_path / "a", tmp_path / "b"
-    out_a = run_train_baseline("tats", cfg(), tiny_dataset, run_a, resume=False)
+    out_a = run_train_baseline("tats", section(cfg(), "baselines", "tats"), tiny_dataset, run_a, resume=False)
     # run b: a run of the same settings killed after its step-2 checkpoint (stage 1 ends after step 3)
     run_b.mkdir()
     shutil.copytree(run_a / "checkpoints" / "ckpt-00000002", run_b / "checkpoints" / "ckpt-00000002")
-    out_b = run_train_baseline("tats", cfg(), tiny_dataset, run_b)
+    out_b = run_train_baseline("tats", section(cfg(), "baselines", "tats"), tiny_dataset, run_b)
     a, b = run_a / "checkpoints" / "ckpt-00000006", run_b / "checkpoints" / "ckpt-00000006"
     for name in ["G", "D", "optim"]:
         ta, tb = load_file(str(a / f"{name}.safetensors")), load_file(str(b / f"{name}.safetensors"))
@@ -186,14 +188,14 @@ def test_exact_resume_across_the_stage_boundary(tiny_dataset: Path, tmp_path: Pa
     assert torch.equal(g4["quantizer.codebook"], g6["quantizer.codebook"])  # frozen in stage 2
     # a run extended with more steps keeps the stage boundary it started with: the extra steps train the GPT
     run_c = tmp_path / "c"
-    run_train_baseline("tats", cfg(steps=2), tiny_dataset, run_c)
-    run_train_baseline("tats", cfg(steps=4), tiny_dataset, run_c)
+    run_train_baseline("tats", section(cfg(steps=2), "baselines", "tats"), tiny_dataset, run_c)
+    run_train_baseline("tats", section(cfg(steps=4), "baselines", "tats"), tiny_dataset, run_c)
     sc = json.loads((run_c / "checkpoints" / "ckpt-00000004" / "state.json").read_text())
     assert sc["state"]["ranks"][0]["algorithm"]["stage1_steps"] == 1
     # export round trip: the same model, the same frames
     meta = json.loads(out_a.with_suffix(".json").read_text())
     assert meta["model"] == "baselines.tats" and meta["generator"]["height"] == 16
-    G = load_baseline(out_a)
+    G = load_generator(out_a, "baseline")
     assert G.method == "tats" and isinstance(G, TATSGenerator)
     ref = TATSGenerator(TATSConfig.from_dict(meta["generator"]))
     ref.load_state_dict(load_file(str(out_a)))
@@ -203,11 +205,11 @@ def test_exact_resume_across_the_stage_boundary(tiny_dataset: Path, tmp_path: Pa
 
 def test_config_errors(tiny_dataset: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="baselines.tats"):
-        run_train_baseline("tats", cfg_with(generator={"no_such": 1}), tiny_dataset, tmp_path / "a")
+        run_train_baseline("tats", section(cfg_with(generator={"no_such": 1}), "baselines", "tats"), tiny_dataset, tmp_path / "a")
     with pytest.raises(InputError, match="baselines.tats"):
-        run_train_baseline("tats", cfg_with(discriminator={"nope": 2}), tiny_dataset, tmp_path / "b")
+        run_train_baseline("tats", section(cfg_with(discriminator={"nope": 2}), "baselines", "tats"), tiny_dataset, tmp_path / "b")
     with pytest.raises(InputError, match="baselines.tats.*s_down"):
-        run_train_baseline("tats", cfg_with(generator={"s_down": 3}), tiny_dataset, tmp_path / "c")
+        run_train_baseline("tats", section(cfg_with(generator={"s_down": 3}), "baselines", "tats"), tiny_dataset, tmp_path / "c")
     with pytest.raises(ValueError, match="unknown preset"):
         TATSConfig.preset("huge")
     paper = TATSConfig.preset("paper", height=128, width=128)

@@ -133,7 +133,7 @@ def save_file(tensors, path, metadata=None):
     return real_save(tensors, path, metadata=metadata)
 ck.save_file = save_file
 from lvg.train.lowres import run_train_lowres
-run_train_lowres(cfg, dataset, out)
+run_train_lowres(cfg["train_lowres"], dataset, out)
 """
 
 

@@ -21,9 +21,12 @@ from safetensors.torch import load_file
 from test_checkpoint import write_shards
 from torch import nn
 
-from lvg.baselines.train import generate_frames, load_baseline
+from lvg.baselines.common import generate_frames
 from lvg.errors import LvgError
+from lvg.models import load_generator
 from lvg.train import distributed as D
+
+pytestmark = pytest.mark.distributed
 
 
 def _cfg(**kw) -> dict:
@@ -104,7 +107,7 @@ def test_torchrun_two_stage_baselines_train_on_two_ranks(dataset: Path, tmp_path
     assert proc.stdout.strip().splitlines() == [str(out / "G_ema.safetensors")]  # printed by rank 0 only
     state = json.loads((out / "checkpoints" / "ckpt-00000004" / "state.json").read_text())["state"]
     assert state["world_size"] == 2 and state["ranks"][0] != state["ranks"][1]
-    G = load_baseline(out / "G_ema.safetensors")
+    G = load_generator(out / "G_ema.safetensors", "baseline")
     assert tuple(generate_frames(G, 0, 0, 12).shape) == (3, 12, 16, 16)
 
 
@@ -152,7 +155,7 @@ def _worker(rank: int, world: int, init_file: str, dataset: str, out: str) -> No
 
     checkpoint.save_checkpoint, loop.MetricsLog.write_csv, lowres.LowResGAN.__init__ = save, csv, init
     loop.ckpt.save_checkpoint = save
-    lowres.run_train_lowres(_cfg(steps=3, checkpoint_every=2), Path(dataset), Path(out))
+    lowres.run_train_lowres(_cfg(steps=3, checkpoint_every=2)["train_lowres"], Path(dataset), Path(out))
     result["writes"] = writes
     result["digests"] = {k: D.module_digest([m]) for k, m in algos[0].networks.items()}
     result["ema_buffer"] = float(algos[0].G.to_rgb.gain.magnitude_ema)

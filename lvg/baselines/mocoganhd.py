@@ -35,10 +35,8 @@ a CPU-sized version with the same structure.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -47,29 +45,20 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lvg.augment.diffaugment import diff_augment
-from lvg.baselines.presets import PresetConfig
+from lvg.baselines.common import BaselineAlgorithm, BaselineTrainConfig, build_networks
 from lvg.baselines.styleganv import StyleGANVConfig, StyleGANVGenerator, content_code
-from lvg.baselines.train import (
-    ADAM_BETAS,
-    SAMPLE_CLIPS,
-    SAMPLE_FRAMES,
-    SECTION,
-    BaselineAlgorithm,
-    BaselineTrainConfig,
-    generate_frames,
-    save_baseline,
-)
 from lvg.config import parse_resolution
-from lvg.errors import InputError
 from lvg.lowres.discriminator import DiscriminatorConfig, LowResDiscriminator
 from lvg.nn.layers import FullyConnected
+from lvg.nn.presets import PresetConfig
 from lvg.train import distributed as dist
 from lvg.train.distributed import DistInfo
 from lvg.train.ema import ema_beta, make_ema, update_ema
-from lvg.train.loop import BatchSource, video_grid
+from lvg.train.gan import adam, d_loss, g_loss, r1_loss, r1_penalty
+from lvg.train.loop import BatchSource
 
 __all__ = ["MoCoGANHDConfig", "MoCoGANHDDiscriminatorConfig", "MoCoGANHDGenerator", "MoCoGANHDDiscriminator",
-           "MotionLSTM", "MoCoGANHD", "step_noise", "ALGORITHM", "GENERATOR", "CONFIG"]
+           "MotionLSTM", "MoCoGANHD", "step_noise", "build", "METHOD", "ALGORITHM", "GENERATOR", "CONFIG"]
 
 METHOD = "mocoganhd"
 NOISE_CHUNK = 64  # step noise is drawn in blocks of this many steps, block k from (seed, k)
@@ -341,25 +330,19 @@ class MoCoGANHDDiscriminator(nn.Module):
         return self.video_trunk(F.avg_pool3d(clips, (1, f, f)) if f > 1 else clips)
 
 
-def build_mocoganhd(tc: BaselineTrainConfig) -> tuple[MoCoGANHDGenerator, MoCoGANHDDiscriminator]:
-    """G and D initialised from ``tc.seed`` only (global RNG forked and restored)."""
+def build(tc: BaselineTrainConfig) -> tuple[MoCoGANHDGenerator, MoCoGANHDDiscriminator]:
+    """G and D of a ``baselines.mocoganhd`` section, initialised from its seed only."""
     h, w = parse_resolution(tc.resolution)
-    try:
+
+    def configs() -> tuple[MoCoGANHDConfig, MoCoGANHDDiscriminatorConfig]:
         gc = MoCoGANHDConfig.preset(tc.preset, height=h, width=w, **tc.generator)
-        dc = MoCoGANHDDiscriminatorConfig.preset(tc.preset, height=h, width=w, num_frames=gc.clip_frames,
-                                                 **tc.discriminator)
-    except (TypeError, ValueError) as e:
-        raise InputError("config", f"{SECTION}.{METHOD}: {e}") from None
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(tc.seed)
-        return MoCoGANHDGenerator(gc), MoCoGANHDDiscriminator(dc)
+        return gc, MoCoGANHDDiscriminatorConfig.preset(tc.preset, height=h, width=w, num_frames=gc.clip_frames,
+                                                       **tc.discriminator)
+
+    return build_networks(tc, METHOD, configs, MoCoGANHDGenerator, MoCoGANHDDiscriminator)
 
 
 # ---------------------------------------------------------------------------------------------- algorithm
-def _adam(params, lr: float, c: float = 1.0) -> torch.optim.Adam:
-    return torch.optim.Adam(params, lr=lr * c, betas=(ADAM_BETAS[0] ** c, ADAM_BETAS[1] ** c), eps=1e-8)
-
-
 class MoCoGANHD(BaselineAlgorithm):
     """MoCoGAN-HD-lite as an :class:`lvg.train.loop.Algorithm` (both stages; see the module docstring)."""
 
@@ -369,17 +352,16 @@ class MoCoGANHD(BaselineAlgorithm):
 
     def __init__(self, tc: BaselineTrainConfig, info: DistInfo | None = None) -> None:
         super().__init__(tc, info)  # batch split, RNG streams "latent" and "augment"
-        G, D = build_mocoganhd(tc)
+        G, D = build(tc)
         self.G, self.D = G.to(self.device).train(), D.to(self.device).train()
         self.G_ema = make_ema(self.G)
         self.num_frames = self.G.cfg.clip_frames
         self.networks: dict[str, nn.Module] = {"G": self.G, "D": self.D, "G_ema": self.G_ema}
         c = tc.lazy_c
-        self.optimizers = {"G": _adam(self.G.image.parameters(), tc.lr_g),
-                           "M": _adam(self.G.motion.parameters(), tc.lr_g),
-                           "D": _adam(self.D.image.parameters(), tc.lr_d, c),
-                           "DV": _adam(self.D.video_trunk.parameters(), tc.lr_d, c)}
-        self.reseed(0)
+        self.optimizers = {"G": adam(self.G.image.parameters(), tc.lr_g),
+                           "M": adam(self.G.motion.parameters(), tc.lr_g),
+                           "D": adam(self.D.image.parameters(), tc.lr_d, c),
+                           "DV": adam(self.D.video_trunk.parameters(), tc.lr_d, c)}
 
     data_max_gap = 1  # the video D sees consecutive frames
 
@@ -393,33 +375,33 @@ class MoCoGANHD(BaselineAlgorithm):
 
     # ---- pieces ------------------------------------------------------------------------------------
     def _augment(self, x: Tensor) -> Tensor:
-        return diff_augment(x, generator=self.gen_augment) if self.tc.augment else x
+        return diff_augment(x, generator=self.rng["augment"]) if self.tc.augment else x
 
     def _D_image(self, frames: Tensor) -> Tensor:
         """``[N, 3, 1, H, W]`` -> ``[N]``."""
-        with self._autocast():
+        with self.autocast():
             return self.D.image(self._augment(frames)).float().reshape(-1)
 
     def _D_video(self, video: Tensor) -> Tensor:
-        with self._autocast():
+        with self.autocast():
             return self.D.video(self._augment(video)).float().reshape(-1)
 
     def _pick_frame(self, video: Tensor) -> Tensor:
         """One random frame per video: ``[N, 3, T, H, W]`` -> ``[N, 3, 1, H, W]``."""
         n, _, t = video.shape[:3]
-        idx = torch.randint(t, (n,), generator=self.gen_latent).to(video.device)
+        idx = torch.randint(t, (n,), generator=self.rng["latent"]).to(video.device)
         return video[torch.arange(n, device=video.device), :, idx][:, :, None]
 
     def fake_images(self, n: int) -> Tensor:
-        z = torch.randn(n, self.G.cfg.z_dim, generator=self.gen_latent).to(self.device)
-        with self._autocast():
+        z = torch.randn(n, self.G.cfg.z_dim, generator=self.rng["latent"]).to(self.device)
+        with self.autocast():
             return self.G.render(self.G.mapping(z)).float()[:, :, None]
 
     def fake_videos(self, n: int) -> Tensor:
         cfg = self.G.cfg
-        z = torch.randn(n, cfg.z_dim, generator=self.gen_latent)
-        noise = torch.randn(n, cfg.clip_frames - 1, cfg.noise_dim, generator=self.gen_latent)
-        with self._autocast():
+        z = torch.randn(n, cfg.z_dim, generator=self.rng["latent"])
+        noise = torch.randn(n, cfg.clip_frames - 1, cfg.noise_dim, generator=self.rng["latent"])
+        with self.autocast():
             return self.G(z.to(self.device), noise.to(self.device)).float()
 
     def _real(self, batches: BatchSource) -> Tensor:
@@ -467,7 +449,7 @@ class MoCoGANHD(BaselineAlgorithm):
         self.G.image.requires_grad_(True)
         self.D.requires_grad_(False)
         self._zero("G")
-        loss = F.softplus(-self._D_image(self.fake_images(self.micro_batch))).mean()
+        loss = g_loss(self._D_image(self.fake_images(self.micro_batch)))
         self._step(("G",), loss, (self.G.image,))
         return float(loss.detach())
 
@@ -478,7 +460,7 @@ class MoCoGANHD(BaselineAlgorithm):
             fake = self.fake_images(self.micro_batch)
         logits_fake = self._D_image(fake)
         logits_real = self._D_image(self._pick_frame(self._real(batches)))
-        loss = F.softplus(logits_fake).mean() + F.softplus(-logits_real).mean()
+        loss = d_loss(logits_fake, logits_real)
         self._step(("D",), loss, (self.D.image,))
         return {"loss_D": float(loss.detach()), "logits_real": float(logits_real.detach().mean()),
                 "logits_fake": float(logits_fake.detach().mean())}
@@ -493,13 +475,11 @@ class MoCoGANHD(BaselineAlgorithm):
         fake, real = video.detach(), self._real(batches)
         lf_img, lf_vid = self._D_image(self._pick_frame(fake)), self._D_video(fake)
         lr_img, lr_vid = self._D_image(self._pick_frame(real)), self._D_video(real)
-        loss_D = (F.softplus(lf_img).mean() + F.softplus(-lr_img).mean()
-                  + F.softplus(lf_vid).mean() + F.softplus(-lr_vid).mean())
+        loss_D = d_loss(lf_img, lr_img) + F.softplus(lf_vid).mean() + F.softplus(-lr_vid).mean()
         self._step(("D", "DV"), loss_D, (self.D.image, self.D.video_trunk))
         self.D.requires_grad_(False)
         self._zero("M")
-        loss_G = (F.softplus(-self._D_video(video)).mean()
-                  + F.softplus(-self._D_image(self._pick_frame(video))).mean())
+        loss_G = g_loss(self._D_video(video)) + g_loss(self._D_image(self._pick_frame(video)))
         self._step(("M",), loss_G, (self.G.motion,))
         return {"loss_G": float(loss_G.detach()), "loss_D": float(loss_D.detach()),
                 "logits_real": float(lr_img.detach().mean()), "logits_fake": float(lf_img.detach().mean()),
@@ -518,24 +498,13 @@ class MoCoGANHD(BaselineAlgorithm):
         logits = self._D_image(self._pick_frame(x) if video else x)
         if video:
             logits = logits + self._D_video(x)
-        (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
-        penalty = grad.float().square().sum(dim=(1, 2, 3, 4)).mean()
-        self._step(names, penalty * (self.tc.r1_gamma / 2) * self.tc.r1_interval, modules)
+        penalty = r1_penalty(logits, x)
+        self._step(names, r1_loss(penalty, self.tc.r1_gamma, self.tc.r1_interval), modules)
         return float(penalty.detach())
 
     # ---- outputs -----------------------------------------------------------------------------------
-    @torch.no_grad()
-    def sample_video(self) -> np.ndarray | None:
-        videos = torch.stack([generate_frames(self.G_ema, s, 0, SAMPLE_FRAMES) for s in range(SAMPLE_CLIPS)])
-        return video_grid(videos)
-
-    def export(self, run_dir: Path, step: int) -> Path:
-        return save_baseline(self.G_ema, self.method, Path(run_dir) / "G_ema.safetensors",
-                             {"step": step, "kimg": step * self.clips_per_step / 1000,
-                              "stage": 2 if bool(self.G_ema.pca_ready) else 1,
-                              "train": dataclasses.asdict(self.tc)})
+    def export_extra(self) -> dict[str, Any]:
+        return {"stage": 2 if bool(self.G_ema.pca_ready) else 1}
 
 
-ALGORITHM = MoCoGANHD
-GENERATOR = MoCoGANHDGenerator
-CONFIG = MoCoGANHDConfig
+CONFIG, GENERATOR, ALGORITHM = MoCoGANHDConfig, MoCoGANHDGenerator, MoCoGANHD

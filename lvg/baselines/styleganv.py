@@ -32,13 +32,24 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lvg.baselines.presets import PresetConfig
-from lvg.lowres.discriminator import EqualConv3d
+from lvg.augment.diffaugment import diff_augment
+from lvg.baselines.common import BaselineAlgorithm, BaselineTrainConfig, build_networks, sample_times
+from lvg.config import parse_resolution
+from lvg.nn.conv import EqualConv3d
 from lvg.nn.layers import FullyConnected, ModulatedConv3d, bias_act
+from lvg.nn.presets import PresetConfig
 from lvg.nn.resample import upsample2x_space
+from lvg.train import distributed as dist
+from lvg.train.distributed import DistInfo
+from lvg.train.ema import ema_beta, make_ema, update_ema
+from lvg.train.gan import adam, d_loss, g_loss, r1_loss, r1_penalty
+from lvg.train.loop import BatchSource
 
 __all__ = ["StyleGANVConfig", "StyleGANVDiscriminatorConfig", "StyleGANVGenerator", "StyleGANVDiscriminator",
-           "motion_codes", "content_code", "phase_shift", "MOTION_KERNEL"]
+           "StyleGANVGAN", "motion_codes", "content_code", "phase_shift", "build", "MOTION_KERNEL",
+           "METHOD", "CONFIG", "GENERATOR", "ALGORITHM"]
+
+METHOD = "styleganv"
 
 MOTION_KERNEL = 11  # each smoothing conv1d; two of them, no padding
 MOTION_CONTEXT = 2 * (MOTION_KERNEL - 1)  # raw codes consumed by the smoothing beyond the anchor
@@ -273,6 +284,10 @@ class StyleGANVGenerator(nn.Module):
             i = j
         return out
 
+    def frames(self, seed: int, t0: int, num_frames: int) -> Tensor:
+        """Frames ``t0 .. t0 + num_frames - 1`` of video ``seed`` (each index queried directly)."""
+        return self.render(seed, list(range(t0, t0 + num_frames)))
+
 
 # ---------------------------------------------------------------------------------------------- discriminator
 @dataclass(frozen=True)
@@ -349,3 +364,113 @@ class StyleGANVDiscriminator(nn.Module):
         angle = gaps[..., None] * self.gap_omega.to(x.dtype)
         emb = self.gap_fc(torch.cat([torch.sin(angle), torch.cos(angle)], dim=2).flatten(1))
         return self.out(self.fc(torch.cat([x, emb], dim=1))).reshape(n)
+
+
+# ---------------------------------------------------------------------------------------------- training
+def build(tc: BaselineTrainConfig) -> tuple[StyleGANVGenerator, StyleGANVDiscriminator]:
+    """G and D of a ``baselines.styleganv`` section, initialised from its seed only."""
+    h, w = parse_resolution(tc.resolution)
+    return build_networks(tc, METHOD, lambda: (
+        StyleGANVConfig.preset(tc.preset, height=h, width=w, **tc.generator),
+        StyleGANVDiscriminatorConfig.preset(tc.preset, height=h, width=w, max_gap=tc.max_gap, **tc.discriminator),
+    ), StyleGANVGenerator, StyleGANVDiscriminator)
+
+
+class StyleGANVGAN(BaselineAlgorithm):
+    """StyleGAN-V-lite training (spec evaluation.md §5.1): every real and fake video is ``K = 3`` frames at
+    sorted times ``t0 < t1 < t2`` with gaps in ``[1, max_gap]``; DiffAugment draws once per video (the same
+    transform on its 3 frames); non-saturating loss, lazy R1 on reals, G_ema with warm-up."""
+
+    method = METHOD
+    loss_names = ("loss_G", "loss_D", "r1_penalty", "logits_real", "logits_fake")
+    num_frames = 3
+
+    def __init__(self, tc: BaselineTrainConfig, info: DistInfo | None = None) -> None:
+        super().__init__(tc, info)
+        G, D = self.build(tc)
+        self.G, self.D = G.to(self.device).train(), D.to(self.device).train()
+        self.G_ema = make_ema(self.G)
+        self.networks: dict[str, nn.Module] = {"G": self.G, "D": self.D, "G_ema": self.G_ema}
+        self.opt_G = adam(self.G.parameters(), tc.lr_g)
+        self.opt_D = adam(self.D.parameters(), tc.lr_d, tc.lazy_c)
+        self.optimizers = {"G": self.opt_G, "D": self.opt_D}
+
+    @property
+    def data_max_gap(self) -> int:
+        """Largest gap between the real frames of one training item."""
+        return self.tc.max_gap
+
+    @staticmethod
+    def build(tc: BaselineTrainConfig) -> tuple[nn.Module, nn.Module]:
+        return build(tc)
+
+    def generate(self, n: int) -> tuple[Tensor, Tensor]:
+        """``n`` fake videos of 3 frames (float32) and their times ``[n, 3]``."""
+        cfg, g = self.G.cfg, self.rng["latent"]
+        max_start = 4 * cfg.motion_z_distance  # fake videos start anywhere in their first few codes
+        times = sample_times(n, self.num_frames, self.tc.max_gap, max_start, g)
+        _, stop = self.G.codes_needed(0, max_start - 1 + (self.num_frames - 1) * self.tc.max_gap,
+                                      cfg.motion_z_distance)
+        z = torch.randn(n, cfg.z_dim, generator=g)
+        motion = torch.randn(n, cfg.motion_dim, stop, generator=g)
+        phase = torch.randn(n, cfg.time_dim // 2, generator=g) * cfg.phase_std
+        dev = self.device
+        with self.autocast():
+            video = self.G(z.to(dev), motion.to(dev), phase.to(dev), times.to(dev))
+        return video.float(), times.to(dev)
+
+    def run_D(self, video: Tensor, times: Tensor) -> Tensor:
+        if self.tc.augment:
+            video = diff_augment(video, generator=self.rng["augment"])
+        with self.autocast():
+            return self.D(video, times).float().reshape(-1)
+
+    def _real(self, batches: BatchSource) -> tuple[Tensor, Tensor]:
+        b = batches.next()
+        return b["video"].float(), b["times"]
+
+    def train_step(self, step: int, batches: BatchSource) -> dict[str, float]:
+        out = {"loss_G": self._step_G()}
+        out |= self._step_D(batches)
+        if self.tc.r1_enabled and step % self.tc.r1_interval == 0:
+            out["r1_penalty"] = self._step_R1(batches)
+        update_ema(self.G_ema, self.G, ema_beta(step, self.tc.ema_beta, self.tc.ema_rampup_steps))
+        return out
+
+    def _step_G(self) -> float:
+        self.G.requires_grad_(True)
+        self.D.requires_grad_(False)
+        self.opt_G.zero_grad(set_to_none=True)
+        loss = g_loss(self.run_D(*self.generate(self.micro_batch)))
+        loss.backward()
+        dist.all_reduce_grads(self.G.parameters())
+        self.opt_G.step()
+        return float(loss.detach())
+
+    def _step_D(self, batches: BatchSource) -> dict[str, float]:
+        self.D.requires_grad_(True)
+        self.opt_D.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            fake, fake_t = self.generate(self.micro_batch)
+        logits_fake = self.run_D(fake, fake_t)
+        logits_real = self.run_D(*self._real(batches))
+        loss = d_loss(logits_fake, logits_real)
+        loss.backward()
+        dist.all_reduce_grads(self.D.parameters())
+        self.opt_D.step()
+        return {"loss_D": float(loss.detach()), "logits_real": float(logits_real.detach().mean()),
+                "logits_fake": float(logits_fake.detach().mean())}
+
+    def _step_R1(self, batches: BatchSource) -> float:
+        self.D.requires_grad_(True)
+        self.opt_D.zero_grad(set_to_none=True)
+        video, times = self._real(batches)
+        real = video.detach().requires_grad_(True)
+        penalty = r1_penalty(self.run_D(real, times), real)
+        r1_loss(penalty, self.tc.r1_gamma, self.tc.r1_interval).backward()
+        dist.all_reduce_grads(self.D.parameters())
+        self.opt_D.step()
+        return float(penalty.detach())
+
+
+CONFIG, GENERATOR, ALGORITHM = StyleGANVConfig, StyleGANVGenerator, StyleGANVGAN

@@ -39,10 +39,8 @@ none). R1 is not used (TATS's GAN uses the hinge loss without R1); ``r1_*`` and 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -51,24 +49,19 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lvg.augment.diffaugment import diff_augment
-from lvg.baselines.presets import PresetConfig
-from lvg.baselines.train import (
-    SAMPLE_CLIPS,
-    SAMPLE_FRAMES,
-    BaselineAlgorithm,
-    BaselineTrainConfig,
-    save_baseline,
-)
+from lvg.baselines.common import BaselineAlgorithm, BaselineTrainConfig, build_networks
 from lvg.config import parse_resolution
-from lvg.errors import InputError
+from lvg.nn.presets import PresetConfig
 from lvg.train import distributed as dist
 from lvg.train.distributed import DistInfo
-from lvg.train.loop import BatchSource, video_grid
+from lvg.train.gan import AUGMENT, adam
+from lvg.train.loop import BatchSource
 
-__all__ = ["TATSConfig", "TATSDiscriminatorConfig", "TATSGenerator", "TATSDiscriminator", "TATSTrainer",
-           "ALGORITHM", "GENERATOR", "CONFIG"]
+__all__ = ["TATSConfig", "TATSDiscriminatorConfig", "TATSGenerator", "TATSDiscriminator", "TATSTrainer", "build",
+           "METHOD", "ALGORITHM", "GENERATOR", "CONFIG"]
 
-_AUGMENT, _RESTART = 2, 3
+METHOD = "tats"
+RESTART = 3  # rank_seed purpose of the code-restart stream (after lvg.train.gan's DATA, LATENT, AUGMENT)
 
 
 def _is_pow2(n: int) -> bool:
@@ -521,46 +514,38 @@ class TATSDiscriminator(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------- training
-def tats_configs(tc: BaselineTrainConfig) -> tuple[TATSConfig, TATSDiscriminatorConfig]:
+def build(tc: BaselineTrainConfig) -> tuple[TATSGenerator, TATSDiscriminator]:
+    """Tokenizer + GPT and the discriminator of a ``baselines.tats`` section, initialised from its seed only."""
     h, w = parse_resolution(tc.resolution)
-    try:
+
+    def configs() -> tuple[TATSConfig, TATSDiscriminatorConfig]:
         g = TATSConfig.preset(tc.preset, height=h, width=w, **tc.generator)
-        d = TATSDiscriminatorConfig.preset(tc.preset, height=h, width=w, frames=g.train_frames,
-                                           **tc.discriminator)
-    except (TypeError, ValueError) as e:
-        raise InputError("config", f"baselines.tats: {e}") from None
-    return g, d
+        return g, TATSDiscriminatorConfig.preset(tc.preset, height=h, width=w, frames=g.train_frames,
+                                                 **tc.discriminator)
 
-
-def build_tats(tc: BaselineTrainConfig) -> tuple[TATSGenerator, TATSDiscriminator]:
-    """Tokenizer + GPT and the discriminator, initialised from ``tc.seed`` only (global RNG restored)."""
-    gc, dc = tats_configs(tc)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(tc.seed)
-        return TATSGenerator(gc), TATSDiscriminator(dc)
+    return build_networks(tc, METHOD, configs, TATSGenerator, TATSDiscriminator)
 
 
 class TATSTrainer(BaselineAlgorithm):
     """TATS-lite as an :class:`lvg.train.loop.Algorithm`: tokenizer steps, then GPT steps."""
 
-    method = "tats"
+    method = METHOD
     loss_names = ("loss_rec", "loss_vq", "code_perplexity", "codes_restarted", "loss_G_adv", "loss_D", "loss_gpt")
     data_max_gap = 1  # consecutive real frames
-    STREAMS: ClassVar[dict[str, tuple[int, bool]]] = {"augment": (_AUGMENT, True),
-                                                      "restart": (_RESTART, False)}  # restarts: same on all ranks
+    STREAMS: ClassVar[dict[str, tuple[int, bool]]] = {"augment": (AUGMENT, True),
+                                                      "restart": (RESTART, False)}  # restarts: same on all ranks
 
     def __init__(self, tc: BaselineTrainConfig, info: DistInfo | None = None) -> None:
         super().__init__(tc, info)  # batch split, RNG streams "augment" and "restart"
-        G, D = build_tats(tc)
+        G, D = build(tc)
         self.G, self.D = G.to(self.device).train(), D.to(self.device).train()
         self.G_ema = self.G  # no EMA (TATS has none): the exported model is the trained one
         self.networks: dict[str, nn.Module] = {"G": self.G, "D": self.D}
-        self.opt_tok = torch.optim.Adam(self.G.tokenizer_parameters(), lr=tc.lr_g, betas=(0.5, 0.9))
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=tc.lr_d, betas=(0.5, 0.9))
-        self.opt_gpt = torch.optim.Adam(self.G.gpt.parameters(), lr=self.G.cfg.gpt_lr, betas=(0.9, 0.95))
+        self.opt_tok = adam(self.G.tokenizer_parameters(), tc.lr_g, betas=(0.5, 0.9))
+        self.opt_D = adam(self.D.parameters(), tc.lr_d, betas=(0.5, 0.9))
+        self.opt_gpt = adam(self.G.gpt.parameters(), self.G.cfg.gpt_lr, betas=(0.9, 0.95))
         self.optimizers = {"tokenizer": self.opt_tok, "D": self.opt_D, "gpt": self.opt_gpt}
         self.stage1_steps = min(tc.steps, max(0, round(tc.stage_split * tc.steps)))
-        self.reseed(0)
 
     @property
     def num_frames(self) -> int:
@@ -578,8 +563,8 @@ class TATSTrainer(BaselineAlgorithm):
 
     def _D(self, video: Tensor) -> Tensor:
         if self.tc.augment:
-            video = diff_augment(video, generator=self.gen_augment)
-        with self._autocast():
+            video = diff_augment(video, generator=self.rng["augment"])
+        with self.autocast():
             return self.D(video).float()
 
     def train_step(self, step: int, batches: BatchSource) -> dict[str, float]:
@@ -595,7 +580,7 @@ class TATSTrainer(BaselineAlgorithm):
             p.requires_grad_(True)
         self.D.requires_grad_(False)
         self.opt_tok.zero_grad(set_to_none=True)
-        with self._autocast():
+        with self.autocast():
             z = G.encode(real)
             zq, idx, loss_vq = G.quantize(z)
             recon = G.decode(zq)
@@ -614,7 +599,7 @@ class TATSTrainer(BaselineAlgorithm):
         p = counts / counts.sum()
         out["code_perplexity"] = float(torch.exp(-(p * torch.log(p.clamp_min(1e-12))).sum()))
         if G.cfg.restart_threshold > 0:
-            out["codes_restarted"] = float(G.quantizer.restart_dead(z, idx, self.gen_restart))
+            out["codes_restarted"] = float(G.quantizer.restart_dead(z, idx, self.rng["restart"]))
         if gan:
             self.D.requires_grad_(True)
             self.opt_D.zero_grad(set_to_none=True)
@@ -629,10 +614,10 @@ class TATSTrainer(BaselineAlgorithm):
         G = self.G
         G.requires_grad_(False)
         G.gpt.requires_grad_(True)
-        with torch.no_grad(), self._autocast():
+        with torch.no_grad(), self.autocast():
             tokens = G.encode_indices(real).flatten(1)
         self.opt_gpt.zero_grad(set_to_none=True)
-        with self._autocast():
+        with self.autocast():
             logits = G.gpt(tokens[:, :-1], sos=True)
         loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tokens.reshape(-1))
         loss.backward()
@@ -640,17 +625,8 @@ class TATSTrainer(BaselineAlgorithm):
         self.opt_gpt.step()
         return {"loss_gpt": float(loss.detach())}
 
-    @torch.no_grad()
-    def sample_video(self) -> np.ndarray | None:
-        videos = torch.stack([self.G.frames(s, 0, SAMPLE_FRAMES) for s in range(SAMPLE_CLIPS)])
-        return video_grid(videos)
-
-    def export(self, run_dir: Path, step: int) -> Path:
-        return save_baseline(self.G, self.method, Path(run_dir) / "G_ema.safetensors",
-                             {"step": step, "kimg": step * self.clips_per_step / 1000,
-                              "stage1_steps": self.stage1_steps, "train": dataclasses.asdict(self.tc)})
+    def export_extra(self) -> dict[str, Any]:
+        return {"stage1_steps": self.stage1_steps}
 
 
-ALGORITHM = TATSTrainer
-GENERATOR = TATSGenerator
-CONFIG = TATSConfig
+CONFIG, GENERATOR, ALGORITHM = TATSConfig, TATSGenerator, TATSTrainer

@@ -30,13 +30,13 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lvg.io import atomic_open, atomic_path
+from lvg.data.video import BT601_TV, VideoWriter
+from lvg.io import atomic_open
 
 WORLD_VERSION = 1  # bump when the same spec would render different frames
 X264_PRESET = "veryfast"  # crf sets the quality; the preset only trades file size for speed
@@ -1323,28 +1323,17 @@ def render_video(spec: SyntheticSpec, out_path: Path, truth_path: Path | None = 
     (checked run to run on x86-64 with AVX2/AVX-512; x264's plain-C build gives other bytes). Frames are
     streamed: memory does not grow with the duration. Returns the truth dict.
     """
-    import av
-
     out_path, video = Path(out_path), SyntheticVideo(spec)
     frames: Any = video
     if progress:
         from tqdm import tqdm
 
         frames = tqdm(video, total=len(video), desc=f"render {out_path.name}", unit="frame")
-    with atomic_path(out_path) as tmp, av.open(str(tmp), "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=Fraction(spec.fps),
-                                      options={"crf": str(spec.crf), "preset": X264_PRESET,
-                                               "x264-params": X264_PARAMS})
-        stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, "yuv420p"
-        stream.codec_context.thread_count = X264_THREADS
-        stream.codec_context.time_base = Fraction(1, spec.fps)
-        cc = stream.codec_context
-        cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = 6, 6, 6, 1  # smpte170m, tv range
-        for i, frame in enumerate(frames):
-            vf = av.VideoFrame.from_ndarray(rgb_to_yuv420p(frame), format="yuv420p")
-            vf.pts = i
-            container.mux(stream.encode(vf))
-        container.mux(stream.encode(None))
+    options = {"preset": X264_PRESET, "x264-params": X264_PARAMS}
+    with VideoWriter(out_path, spec.fps, crf=spec.crf, upscale=1, options=options, threads=X264_THREADS,
+                     color=BT601_TV) as writer:
+        for frame in frames:
+            writer.write_yuv420p(rgb_to_yuv420p(frame))
     if truth_path is not None:
         with atomic_open(truth_path, "w", encoding="utf-8") as f:
             f.write(json.dumps(video.truth, indent=1) + "\n")

@@ -1,21 +1,36 @@
-"""Video files through PyAV: probing, frame iteration, integrity checks and lossless remuxing.
+"""Video files through PyAV: probing, frame iteration, integrity checks, lossless remuxing and writing.
 
 Every phase that touches an encoded video goes through here, so a truncated or corrupt file produces the
-same clear error (naming the file) wherever it is first met.
+same clear error (naming the file) wherever it is first met, and every mp4 lvg writes (generated videos,
+sample sets, training samples, the synthetic world) comes out of one :class:`VideoWriter`: H.264 through
+PyAV, published atomically.
+
+Floats in ``[-1, 1]`` become uint8 as ``clamp(127.5 * x + 128, 0, 255)`` truncated (the reference's
+conversion, :func:`to_uint8`). Like the reference, frames are nearest-upsampled by the smallest integer
+factor that makes both sides multiples of 16 (36x64 -> 144x256, 32x32 stays, 8x8 -> 16x16,
+:func:`auto_upscale`); ``upscale=1`` keeps the native size.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
+import torch
+from torch import Tensor
 
-from lvg.errors import InputError
+from lvg.errors import InputError, LvgError
 from lvg.io import atomic_path
+
+DEFAULT_BITRATE = 16_000_000  # the reference's 16 Mbit/s
+# x264 tags for BT.601 limited-range YUV (smpte170m primaries, matrix and transfer; tv range)
+BT601_TV = {"colorspace": 6, "color_primaries": 6, "color_trc": 6, "color_range": 1}
 
 
 @dataclass(frozen=True)
@@ -111,3 +126,154 @@ def remux_to_mp4(src: str | Path, dst: str | Path) -> None:
                     continue
                 packet.stream = ostream
                 out.mux(packet)
+
+
+# ============================================================================================ writing
+def to_uint8(frames: Tensor) -> np.ndarray:
+    """``[3, T, H, W]`` floats in ``[-1, 1]`` -> uint8 ``[T, H, W, 3]``: ``clamp(127.5 x + 128)``, truncated."""
+    if frames.ndim != 4 or frames.shape[0] != 3:
+        raise ValueError(f"expected frames [3, T, H, W], got {tuple(frames.shape)}")
+    x = (frames.detach().float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+    return x.permute(1, 2, 3, 0).contiguous().cpu().numpy()
+
+
+def auto_upscale(height: int, width: int, multiple: int = 16) -> int:
+    """Smallest integer factor that makes both sides multiples of ``multiple`` (36x64 -> 4, 32x32 -> 1)."""
+    return multiple // math.gcd(multiple, height, width)
+
+
+class VideoWriter:
+    """An H.264 mp4 written frame chunk by frame chunk, published atomically on a clean :meth:`close`.
+
+    Args:
+        path: the ``.mp4`` to write (parent directories are created).
+        fps: frame rate (the reference: 30). Frame ``i`` gets timestamp ``i`` in a ``1/fps`` time base.
+        crf: constant rate factor (0 = lossless); when None, ``bitrate`` applies.
+        bitrate: bits per second when ``crf`` is None (default 16 Mbit/s, the reference's).
+        pix_fmt: ``yuv420p`` (default, plays everywhere; needs even sides) or ``yuv444p`` (no chroma
+            subsampling: what metrics should read).
+        upscale: integer nearest-neighbour factor, or ``"auto"`` (:func:`auto_upscale`).
+        options: extra libx264 options (e.g. ``{"preset": "veryfast", "x264-params": "mbtree=0"}``).
+        threads: encoder threads (x264's output depends on it: fix it where bytes must repeat).
+        color: codec-context colour tags (e.g. :data:`BT601_TV`).
+
+    Use as a context manager; an exception discards the temporary file and leaves nothing under ``path``.
+    ``write`` takes float tensors ``[3, T, H, W]`` in ``[-1, 1]`` or uint8 arrays ``[T, H, W, 3]``;
+    ``write_yuv420p`` takes one frame already converted to planar yuv420p (``[H * 3 // 2, W]`` uint8).
+    """
+
+    def __init__(self, path: str | Path, fps: float = 30, crf: int | None = None, bitrate: int | None = None,
+                 pix_fmt: str = "yuv420p", upscale: int | str = "auto", *, options: dict[str, str] | None = None,
+                 threads: int | None = None, color: dict[str, int] | None = None) -> None:
+        self.path = Path(path)
+        self.fps, self.crf, self.pix_fmt = fps, crf, pix_fmt
+        self.bitrate = DEFAULT_BITRATE if bitrate is None and crf is None else bitrate
+        self.upscale = upscale
+        self.options, self.threads, self.color = dict(options or {}), threads, dict(color or {})
+        self.num_frames = 0
+        self.size: tuple[int, int] | None = None  # written (height, width)
+        self._atomic = atomic_path(self.path)
+        self._tmp: Path | None = None
+        self._container: Any = None
+        self._stream: Any = None
+
+    @property
+    def encoding(self) -> dict[str, Any]:
+        return {"codec": "h264", "fps": self.fps, "crf": self.crf, "bitrate": self.bitrate,
+                "pix_fmt": self.pix_fmt, "upscale": self.upscale}
+
+    def __enter__(self) -> VideoWriter:
+        self._tmp = self._atomic.__enter__()
+        return self
+
+    def _open(self, height: int, width: int, upscale: int) -> None:
+        self.upscale = upscale
+        h, w = height * upscale, width * upscale
+        if self.pix_fmt == "yuv420p" and (h % 2 or w % 2):
+            raise LvgError(f"{self.path}: {h}x{w} frames cannot be written as yuv420p (sides must be even); "
+                           f"use upscale=2 or pix_fmt='yuv444p'")
+        assert self._tmp is not None, "use VideoWriter as a context manager"
+        rate = Fraction(self.fps).limit_denominator(1001)
+        options = dict(self.options)
+        if self.crf is not None:
+            options["crf"] = str(int(self.crf))
+        self._container = av.open(str(self._tmp), mode="w", format="mp4")
+        stream = self._container.add_stream("libx264", rate=rate, options=options)
+        stream.width, stream.height, stream.pix_fmt = w, h, self.pix_fmt
+        if self.crf is None:
+            stream.bit_rate = int(self.bitrate)
+        cc = stream.codec_context
+        if self.threads is not None:
+            cc.thread_count = self.threads
+        cc.time_base = 1 / rate
+        for key, value in self.color.items():
+            setattr(cc, key, value)
+        self._stream, self.size = stream, (h, w)
+
+    def _encode(self, frame: av.VideoFrame) -> None:
+        frame.pts = self.num_frames
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        self.num_frames += 1
+
+    def write(self, frames: Tensor | np.ndarray) -> None:
+        arr = to_uint8(frames) if isinstance(frames, Tensor) else np.asarray(frames)
+        if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[3] != 3:
+            raise ValueError(f"expected uint8 frames [T, H, W, 3], got {arr.dtype} {arr.shape}")
+        if self._container is None:
+            k = auto_upscale(arr.shape[1], arr.shape[2]) if self.upscale == "auto" else int(self.upscale)
+            self._open(arr.shape[1], arr.shape[2], k)
+        k = int(self.upscale)
+        if k > 1:
+            arr = arr.repeat(k, axis=1).repeat(k, axis=2)
+        if arr.shape[1:3] != self.size:
+            raise ValueError(f"{self.path}: frame size {arr.shape[1:3]} changed (was {self.size})")
+        for frame in arr:
+            self._encode(av.VideoFrame.from_ndarray(frame, format="rgb24"))
+
+    def write_yuv420p(self, planes: np.ndarray) -> None:
+        """One frame given as planar yuv420p (``[H * 3 // 2, W]`` uint8), encoded as is (no RGB conversion)."""
+        height, width = planes.shape[0] * 2 // 3, planes.shape[1]
+        if self._container is None:
+            if self.pix_fmt != "yuv420p" or self.upscale not in (1, "auto"):
+                raise ValueError("write_yuv420p needs pix_fmt='yuv420p' and no upscaling")
+            self._open(height, width, 1)
+        if (height, width) != self.size:
+            raise ValueError(f"{self.path}: frame size {(height, width)} changed (was {self.size})")
+        self._encode(av.VideoFrame.from_ndarray(planes, format="yuv420p"))
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if self._container is not None:
+                if exc_type is None:
+                    for packet in self._stream.encode():
+                        self._container.mux(packet)
+                self._container.close()
+            if exc_type is None and self.num_frames == 0:
+                raise LvgError(f"{self.path}: no frames to write")
+        except BaseException as e:
+            self._atomic.__exit__(type(e), e, e.__traceback__)
+            raise
+        self._atomic.__exit__(exc_type, exc, tb)
+
+
+def write_video(frames_iter: Iterator[Tensor | np.ndarray] | Sequence[Tensor | np.ndarray], path: str | Path,
+                fps: float = 30, crf: int | None = None, bitrate: int | None = None, pix_fmt: str = "yuv420p",
+                upscale: int | str = "auto") -> dict[str, Any]:
+    """Write frame chunks to an H.264 mp4 atomically (see :class:`VideoWriter`); return what was written."""
+    with VideoWriter(path, fps, crf, bitrate, pix_fmt, upscale) as writer:
+        for frames in frames_iter:
+            writer.write(frames)
+    return {"path": str(path), "num_frames": writer.num_frames, "size": list(writer.size or ()),
+            **writer.encoding}
+
+
+def write_png_frames(frames: Tensor, out_dir: str | Path, first_index: int, prefix: str) -> None:
+    """One PNG per frame at native size: ``out_dir/<prefix>_<t:06d>.png`` with ``t`` the absolute index."""
+    from PIL import Image
+
+    out_dir = Path(out_dir)
+    for i, frame in enumerate(to_uint8(frames)):
+        path = out_dir / f"{prefix}_{first_index + i:06d}.png"
+        with atomic_path(path) as tmp:
+            Image.fromarray(frame).save(tmp, format="PNG")

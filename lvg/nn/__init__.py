@@ -2,8 +2,11 @@
 
 - :mod:`lvg.nn.layers`: equalised-learning-rate layers, activations, magnitude EMA input gains and the
   per-frame modulated 3D convolution.
+- :mod:`lvg.nn.conv`: the discriminators' equalised-lr convolutions with [1,3,3,1] downsampling.
 - :mod:`lvg.nn.resample`: fixed-filter resampling (linear x2 upsampling, Kaiser decimation, separable
   [1,3,3,1] downsampling) and centre crops.
+- :mod:`lvg.nn.filtered`: alias-free filtered leaky ReLU and upfirdn2d (the SR network's layers).
+- :mod:`lvg.nn.presets`: named presets for the baselines' config dataclasses.
 """
 
 from lvg.nn.layers import (

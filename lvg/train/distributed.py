@@ -86,6 +86,14 @@ def init_distributed(device: str = "auto", timeout_s: float = 1800.0) -> DistInf
     return DistInfo(0, 1, 0, dev)
 
 
+def setup_process(device: str = "auto", threads: int = 0) -> DistInfo:
+    """What every training entry point does first: limit torch's CPU threads (``threads > 0``), then join
+    the ``torchrun`` group if there is one (:func:`init_distributed`)."""
+    if threads > 0:
+        torch.set_num_threads(threads)
+    return init_distributed(device)
+
+
 def shutdown() -> None:
     if is_distributed():
         dist.destroy_process_group()

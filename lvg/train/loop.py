@@ -26,7 +26,6 @@ import resource
 import shutil
 import time
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -38,8 +37,9 @@ from tqdm import tqdm
 
 from lvg.config import write_resolved_config
 from lvg.data.reader import ClipSampler
+from lvg.data.video import write_video
 from lvg.errors import LvgError
-from lvg.io import atomic_open, atomic_path, write_json
+from lvg.io import atomic_open, write_json
 from lvg.train import checkpoint as ckpt
 from lvg.train import distributed as dist
 from lvg.train.distributed import DistInfo
@@ -49,12 +49,6 @@ log = logging.getLogger(__name__)
 
 class NonFiniteLossError(LvgError):
     """A loss became NaN or infinite: the run stopped without saving anything from that step."""
-
-
-def rank_seed(seed: int, rank: int, purpose: int) -> int:
-    """A 63-bit seed for stream ``purpose`` of ``rank``: ranks and purposes never share a stream."""
-    state = np.random.SeedSequence([int(seed), int(rank), int(purpose)]).generate_state(2, np.uint64)
-    return int(state[0] >> np.uint64(1))
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -212,23 +206,6 @@ def peak_memory_mb(device: torch.device) -> float:
 
 
 # ---------------------------------------------------------------------------------------------- samples
-def write_mp4(path: str | Path, frames: np.ndarray, fps: int = 30) -> None:
-    """Write uint8 ``[T, H, W, 3]`` frames as an H.264 mp4 (atomically; odd sizes are edge-padded)."""
-    import av
-
-    t, h, w, _ = frames.shape
-    frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-    with atomic_path(path) as tmp:
-        with av.open(str(tmp), "w", format="mp4") as container:
-            stream = container.add_stream("libx264", rate=Fraction(fps), options={"crf": "18"})
-            stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-            for i in range(t):
-                vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frames[i]), format="rgb24")
-                vf.pts = i
-                container.mux(stream.encode(vf))
-            container.mux(stream.encode(None))
-
-
 def video_grid(videos: Tensor, columns: int | None = None, min_height: int = 128) -> np.ndarray:
     """``[N, 3, T, H, W]`` in [-1, 1] -> uint8 ``[T, H', W', 3]`` grid, nearest-upscaled for viewing."""
     n, _, t, h, w = videos.shape
@@ -339,7 +316,9 @@ def _sample(algo: Algorithm, run_dir: Path, step: int, cfg: LoopConfig, info: Di
         return
     frames = algo.sample_video()
     if frames is not None:
-        write_mp4(run_dir / "samples" / f"step-{step:08d}.mp4", frames, cfg.sample_fps)
+        even = frames.shape[1] % 2 == 0 and frames.shape[2] % 2 == 0  # yuv420p needs even sides
+        write_video([frames], run_dir / "samples" / f"step-{step:08d}.mp4", fps=cfg.sample_fps, crf=18,
+                    upscale=1 if even else 2)
 
 
 def _due(done: int, every: int, last: int) -> bool:

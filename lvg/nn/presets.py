@@ -1,4 +1,4 @@
-"""What every baseline's config dataclass shares: named presets, validation, a JSON-ready round trip."""
+"""Named presets for frozen config dataclasses (the baselines' networks): validation and a JSON-ready round trip."""
 
 from __future__ import annotations
 

@@ -1,0 +1,117 @@
+"""What every GAN algorithm's step is made of, written once: losses, R1, Adam with the lazy-R1 correction,
+the per-rank batch split, the seeded RNG streams that make resume exact, and bf16 autocast.
+
+Each algorithm (:mod:`lvg.train.lowres`, :mod:`lvg.train.superres`, the baselines) subclasses
+:class:`GANAlgorithm` and keeps its own explicit ``train_step``: the order of G, D and R1 updates and what
+each network sees is the part that differs between methods and should be read in one place per method.
+
+* Non-saturating logistic loss (StyleGAN): G minimises ``softplus(-D(fake))``, D minimises
+  ``softplus(D(fake)) + softplus(-D(real))`` (:func:`g_loss`, :func:`d_loss`).
+* R1: ``|dD(x)/dx|^2`` summed per sample, averaged over the batch (:func:`r1_penalty`); applied lazily every
+  ``interval`` steps with weight ``gamma / 2 * interval`` (:func:`r1_loss`), so its average weight is
+  ``gamma / 2``. Adam of the regularised network then uses ``lr * c`` and ``beta ** c`` with
+  ``c = interval / (interval + 1)`` (StyleGAN2's lazy-regularisation correction, :func:`adam`).
+* RNG streams: one CPU ``torch.Generator`` per purpose (latents, augmentation, ...), seeded from
+  ``(seed, rank, offset + 16 * step)`` by :func:`rank_seed`, saved in every checkpoint (:meth:`rank_state`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lvg.errors import LvgError
+from lvg.train.checkpoint import generator_state, set_generator_state
+from lvg.train.distributed import DistInfo
+
+ADAM_BETAS = (0.0, 0.99)  # spec model.md §4: beta1 = 0 for both networks
+# rank_seed purposes: one independent stream each (stream offsets are spaced 16 apart per step)
+DATA, LATENT, AUGMENT = 0, 1, 2
+
+
+def rank_seed(seed: int, rank: int, purpose: int) -> int:
+    """A 63-bit seed for stream ``purpose`` of ``rank``: ranks and purposes never share a stream."""
+    state = np.random.SeedSequence([int(seed), int(rank), int(purpose)]).generate_state(2, np.uint64)
+    return int(state[0] >> np.uint64(1))
+
+
+# ---------------------------------------------------------------------------------------------- losses
+def g_loss(logits_fake: Tensor) -> Tensor:
+    """Non-saturating generator loss ``mean(softplus(-D(fake)))``."""
+    return F.softplus(-logits_fake).mean()
+
+
+def d_loss(logits_fake: Tensor, logits_real: Tensor) -> Tensor:
+    """Logistic discriminator loss ``mean(softplus(D(fake))) + mean(softplus(-D(real)))``."""
+    return F.softplus(logits_fake).mean() + F.softplus(-logits_real).mean()
+
+
+def r1_penalty(logits: Tensor, x: Tensor) -> Tensor:
+    """``mean_n sum |d logits_n / d x_n|^2`` (float32), differentiable (``x`` must require grad)."""
+    (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
+    return grad.float().square().sum(dim=tuple(range(1, grad.ndim))).mean()
+
+
+def r1_loss(penalty: Tensor, gamma: float, interval: int) -> Tensor:
+    """The lazy R1 term: ``penalty * gamma / 2 * interval``."""
+    return penalty * (gamma / 2) * interval
+
+
+def adam(params: Iterable[nn.Parameter], lr: float, lazy_c: float = 1.0,
+         betas: tuple[float, float] = ADAM_BETAS) -> torch.optim.Adam:
+    """Adam with the lazy-regularisation correction ``lr * c``, ``betas ** c`` (``c = 1``: plain Adam)."""
+    return torch.optim.Adam(params, lr=lr * lazy_c, betas=(betas[0] ** lazy_c, betas[1] ** lazy_c), eps=1e-8)
+
+
+def micro_batch(batch: int, world_size: int, where: str, grad_accum: int | None = None) -> int:
+    """Clips per forward pass on one rank: ``batch / world_size / grad_accum``, which must be a whole number."""
+    per_rank, rem = divmod(batch, world_size)
+    accum = grad_accum or 1
+    if rem or per_rank == 0 or per_rank % accum:
+        also = f" and grad_accum = {grad_accum} micro-batches" if grad_accum is not None else ""
+        raise LvgError(f"{where}.batch = {batch} must split evenly over {world_size} process(es){also}")
+    return per_rank // accum
+
+
+# ---------------------------------------------------------------------------------------------- base class
+class GANAlgorithm:
+    """The state every GAN algorithm shares: its config section ``tc``, this rank, the batch split, the RNG
+    streams and bf16 autocast. Subclasses build their networks and optimizers and define ``train_step``.
+
+    ``STREAMS`` maps a stream name to ``(offset, per_rank)``: ``self.rng[name]`` is reseeded from
+    ``(seed, rank or 0, offset + 16 * step)`` and saved in the rank state under ``name`` (streams with
+    ``per_rank = False`` are the same on every rank, e.g. TATS's code restarts).
+    """
+
+    STREAMS: ClassVar[dict[str, tuple[int, bool]]] = {"latent": (LATENT, True), "augment": (AUGMENT, True)}
+
+    def __init__(self, tc: Any, info: DistInfo | None, where: str, grad_accum: int | None = None) -> None:
+        self.tc, self.info = tc, info or DistInfo()
+        self.device = self.info.device
+        self.micro_batch = micro_batch(tc.batch, self.info.world_size, where, grad_accum)
+        self.clips_per_step = tc.batch
+        self.rng = {name: torch.Generator() for name in self.STREAMS}
+        self.reseed(0)
+
+    def reseed(self, step: int) -> None:
+        """Seed every stream for ``step`` (0 at the start; a resume on a new world size reseeds)."""
+        for name, (offset, per_rank) in self.STREAMS.items():
+            rank = self.info.rank if per_rank else 0
+            self.rng[name].manual_seed(rank_seed(self.tc.seed, rank, offset + 16 * step))
+
+    def rank_state(self) -> dict[str, Any]:
+        return {name: generator_state(g) for name, g in self.rng.items()}
+
+    def load_rank_state(self, state: dict[str, Any]) -> None:
+        for name, g in self.rng.items():
+            set_generator_state(g, state[name])
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """bf16 autocast of the network forwards when ``tc.bf16`` (losses and R1 norms stay float32)."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.tc.bf16)
