@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from lvg import __version__
+from lvg import layout as L
 from lvg.config import load_config, parse_resolution, resolution_dir
 from lvg.errors import LvgError
 from lvg.logs import setup_logging
@@ -25,7 +26,7 @@ log = logging.getLogger("lvg")
 def _manifest(dataset: str):
     from lvg.data.manifest import load_manifest
 
-    return load_manifest(Path("data/manifests") / f"{dataset}.yaml")
+    return load_manifest(L.path(L.MANIFEST, dataset=dataset))
 
 
 def _each_source(args: argparse.Namespace, fn: Callable[[str], None]) -> int:
@@ -87,10 +88,10 @@ def cmd_acquire(args: argparse.Namespace) -> int:
 
     config = load_config(*args.configfile)
     manifest = _manifest(args.dataset)
-    raw_dir = Path("data/raw") / args.dataset
+    raw_dir = L.path(L.RAW_DIR, dataset=args.dataset)
     rc = _each_source(args, lambda sid: acquire_source(manifest, sid, raw_dir, config["acquire"], progress=True))
     if rc == 0 and not args.source:
-        write_provenance_table(manifest, raw_dir, raw_dir / "provenance.csv")
+        write_provenance_table(manifest, raw_dir, L.path(L.RAW_TABLE, dataset=args.dataset))
     return rc
 
 
@@ -98,11 +99,11 @@ def cmd_scenes(args: argparse.Namespace) -> int:
     from lvg.data.scenes import run_scenes
 
     config = load_config(*args.configfile)
-    out = Path("data/scenes") / args.dataset
 
     def one(sid: str) -> None:
-        run_scenes(Path("data/raw") / args.dataset / f"{sid}.mp4", out / f"{sid}.json", out / f"{sid}.scenes.csv",
-                   config["scenes"], stats_csv=out / f"{sid}.stats.csv", progress=True)
+        at = {"dataset": args.dataset, "source": sid}
+        run_scenes(L.path(L.RAW_VIDEO, **at), L.path(L.SCENES_JSON, **at), L.path(L.SCENES_CSV, **at),
+                   config["scenes"], stats_csv=L.path(L.SCENES_STATS, **at), progress=True)
 
     return _each_source(args, one)
 
@@ -111,10 +112,10 @@ def cmd_clips(args: argparse.Namespace) -> int:
     from lvg.data.clips import run_clips
 
     config = load_config(*args.configfile)
-    kept = run_clips(_manifest(args.dataset), Path("data/scenes") / args.dataset,
-                     Path("data/clips") / f"{args.dataset}.csv", Path("data/clips") / f"{args.dataset}.dropped.csv",
-                     config["clips"]["min_frames"])
-    print(f"{len(kept)} clips, {int(kept['num_frames'].sum())} frames -> data/clips/{args.dataset}.csv")
+    clips = L.path(L.CLIPS, dataset=args.dataset)
+    kept = run_clips(_manifest(args.dataset), L.path(L.SCENES_DIR, dataset=args.dataset), clips,
+                     L.path(L.CLIPS_DROPPED, dataset=args.dataset), config["clips"]["min_frames"])
+    print(f"{len(kept)} clips, {int(kept['num_frames'].sum())} frames -> {clips}")
     return 0
 
 
@@ -125,9 +126,9 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
     pre = config["preprocess"]
     for res in args.resolution or pre["resolutions"]:
         h, w = parse_resolution(res)
-        out = Path("data/processed") / args.dataset / resolution_dir(h, w)
-        preprocess_dataset(Path("data/clips") / f"{args.dataset}.csv", Path("data/raw") / args.dataset, out, h, w,
-                           pre["partitions"], pre["jpeg_quality"], progress=True)
+        out = L.path(L.PROCESSED_RES, dataset=args.dataset, res=resolution_dir(h, w))
+        preprocess_dataset(L.path(L.CLIPS, dataset=args.dataset), L.path(L.RAW_DIR, dataset=args.dataset), out,
+                           h, w, pre["partitions"], pre["jpeg_quality"], progress=True)
         print(f"wrote {out}")
     return 0
 
@@ -148,13 +149,20 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_dir(model: str, dataset: str) -> Path:
+    from lvg.baselines import METHODS
+
+    if model in METHODS:
+        return L.path(L.MODEL_BASELINE, baseline=model, dataset=dataset)
+    return L.path({"lowres": L.MODEL_LOWRES, "superres": L.MODEL_SUPERRES}[model], dataset=dataset)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Train in this process, or under torchrun with --nproc > 1 (the same entry point either way)."""
-    from lvg.train.__main__ import BASELINES
+    from lvg.train.__main__ import run_phase
 
-    default = f"results/models/baselines/{args.model}" if args.model in BASELINES else f"results/models/{args.model}"
-    out = Path(args.out or f"{default}/{args.dataset}")
-    dataset_dir = Path("data/processed") / args.dataset
+    out = Path(args.out) if args.out else _model_dir(args.model, args.dataset)
+    dataset_dir = L.path(L.PROCESSED_DIR, dataset=args.dataset)
     if args.nproc > 1:
         import subprocess
 
@@ -163,18 +171,59 @@ def cmd_train(args: argparse.Namespace) -> int:
         for f in args.configfile or ["params.yaml"]:
             cmd += ["--config", str(f)]
         return subprocess.call(cmd + (["--no-resume"] if args.no_resume else []))
-    cfg = load_config(*args.configfile)
-    if args.model in BASELINES:
-        from lvg.baselines.train import run_train_baseline
-
-        path = run_train_baseline(args.model, cfg, dataset_dir, out, resume=not args.no_resume)
-    else:
-        if args.model == "lowres":
-            from lvg.train.lowres import run_train_lowres as run
-        else:
-            from lvg.train.superres import run_train_superres as run
-        path = run(cfg, dataset_dir, out, resume=not args.no_resume)
+    path = run_phase(args.model, load_config(*args.configfile), dataset_dir, out, resume=not args.no_resume)
     print(f"wrote {path}")
+    return 0
+
+
+def cmd_samples(args: argparse.Namespace) -> int:
+    """Phase 6: one method's sample set for the metrics (what the samples_* rules write)."""
+    from lvg.models import load_generator
+    from lvg.sample_sets import (
+        baseline_sample_set,
+        generate_sample_set,
+        import_sample_set,
+        untrained_sample_set,
+    )
+
+    cfg = load_config(*args.configfile)
+    s, ds, method = cfg["samples"], args.dataset, args.method
+    out = Path(args.out or L.samples(ds, method))
+    if method == "ours":
+        G_lr = load_generator(_model_dir("lowres", ds), "lowres")
+        G_sr = load_generator(_model_dir("superres", ds), "superres") if s["resolution"] == "hr" else None
+        index = generate_sample_set(G_lr, G_sr, s["num_videos"], s["num_frames"], s["seed"], out,
+                                    resolution=s["resolution"])
+    elif method == "ours_untrained":
+        index = untrained_sample_set(cfg["train_lowres"], cfg["train_superres"], s, out)
+    elif cfg["baselines"].get(method, {}).get("samples_from"):
+        index = import_sample_set(cfg["baselines"][method]["samples_from"], out,
+                                  field=f"baselines.{method}.samples_from")
+    else:
+        G = load_generator(_model_dir(method, ds), "baseline")
+        index = baseline_sample_set(G, method, s["num_videos"], s["num_frames"], s["seed"], out)
+    print(f"wrote {index}")
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    """Phase 8: Table 1 (+ Fig. 5) or Table 2 from the metric records (what the table rules write)."""
+    from lvg.report.figures import plot_color_similarity
+    from lvg.report.records import load_records
+    from lvg.report.tables import table1, table2
+
+    table = args.what
+    out = {ext: L.path(L.TABLE, table=table, ext=ext) for ext in ("csv", "md", "tex")}
+    if table == "table1":
+        fig = {ext: L.path(L.FIGURE, name="fig5_color_similarity", ext=ext) for ext in ("png", "pdf")}
+        plot_color_similarity(load_records([L.METRICS_ROOT]), fig["png"], fig["pdf"])
+        df = table1([L.METRICS_ROOT], "workflow/paper_values.csv", out["csv"], out["md"], out["tex"],
+                    color_figure=fig["png"])
+    else:
+        df = table2([L.EXTRA_METRICS_ROOT, L.METRICS_ROOT], "workflow/paper_values.csv", out["csv"], out["md"],
+                    out["tex"])
+    print(df.to_string())
+    print(f"wrote {', '.join(str(p) for p in out.values())}")
     return 0
 
 
@@ -248,12 +297,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-resume", action="store_true", help="refuse to continue existing checkpoints")
     s.set_defaults(func=cmd_train)
 
+    s = sub.add_parser("samples", parents=[cfg, ds], help="phase 6: a method's sample set for the metrics "
+                       "(ours, ours_untrained or a baseline) into results/samples/<dataset>/<method>/")
+    s.add_argument("method", help="ours, ours_untrained, or a baseline (styleganv, digan, mocoganhd, tats)")
+    s.add_argument("--out", help="folder (default: results/samples/<dataset>/<method>)")
+    s.set_defaults(func=cmd_samples)
+
     s = sub.add_parser("evaluate", parents=[cfg], help="phase 7: FVD16/FVD128 and colour similarity of a sample "
                        "set (or, with --method real, the real statistics) into results/metrics/<dataset>/<method>/")
     from lvg import evaluate
 
     evaluate.add_arguments(s)
     s.set_defaults(func=evaluate.run_cli)
+
+    s = sub.add_parser("render", help="phase 8: Table 1 (with Fig. 5) or Table 2 from the metric records in "
+                       "results/metrics/ (and results/extra/metrics/) into results/")
+    s.add_argument("what", choices=["table1", "table2"])
+    s.set_defaults(func=cmd_render)
 
     s = sub.add_parser("generate", help="write a long video of any length from any time offset, streamed in "
                        "constant memory (low-res, and super-res when --sres is given)")

@@ -20,18 +20,19 @@ def test_params_yaml_is_valid() -> None:
 
 
 def test_paper_preset_layers_over_params_and_keeps_the_protocol_counts() -> None:
-    from lvg.baselines.train import BaselineTrainConfig, _registered
+    from lvg.baselines import baseline
+    from lvg.baselines.common import BaselineTrainConfig
     from lvg.evaluate import MetricsConfig, evaluation_resolution
 
     config = load_config(REPO / "params.yaml", REPO / "config/paper.yaml")
-    mc = MetricsConfig.from_config(config)
+    mc = MetricsConfig.from_section(config["metrics"])
     assert (mc.fvd16_clips, mc.fvd128_clips, len(mc.seeds), mc.color_clips) == (2048, 2048, 3, 1000)
     assert config["samples"]["num_videos"] == 2048 and evaluation_resolution(config) == "256x256"
     for method, section in config["baselines"].items():
         tc = BaselineTrainConfig.from_dict(section, method)
         assert tc.preset == "paper" and tc.resolution == "256x256"
         if method not in ("styleganv", "digan"):  # their own config classes accept the paper preset
-            _, _, cfg_cls = _registered(method)
+            cfg_cls = baseline(method).CONFIG
             h, w = parse_resolution(tc.resolution)
             assert cfg_cls.preset("paper", height=h, width=w).to_dict()
 

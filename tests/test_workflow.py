@@ -10,7 +10,10 @@ Snakemake then has nothing to do), pushed to a local remote, cloned and pulled.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -22,7 +25,11 @@ from helpers import make_project, run, snakemake, tiny_manifest, tree_hashes
 
 from lvg.data.reader import PairedVideoDataset
 from lvg.data.video import probe
-from lvg.generate import load_lowres
+from lvg.models import load_generator
+
+pytestmark = pytest.mark.workflow
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +46,7 @@ def test_snakemake_builds_the_processed_dataset(built: Path) -> None:
     clips = pd.read_csv(built / "data/clips/tiny.csv")
     data = PairedVideoDataset(built / "data/processed/tiny", lr=(16, 16), hr=(32, 32), seq_length=8)
     assert sorted(data.clip_ids) == sorted(clips["clip_id"])
-    G = load_lowres(built / "results/models/lowres/tiny/G_ema.safetensors")
+    G = load_generator(built / "results/models/lowres/tiny/G_ema.safetensors", "lowres")
     assert tuple(G(seeds=[0], num_frames=8).shape) == (1, 3, 8, 16, 16)
     metrics = pd.read_csv(built / "results/models/lowres/tiny/metrics.csv")
     assert metrics["step"].iloc[-1] == 4 and metrics.filter(like="loss").notna().all().all()
@@ -151,6 +158,70 @@ def test_bad_config_key_stops_snakemake_with_the_key_named(built: Path, tmp_path
     proc = snakemake(built, "-n", "--configfile", str(override), check=False)
     assert proc.returncode != 0
     assert "scenes.treshold: unknown key" in proc.stdout + proc.stderr
+
+
+def test_documented_config_overrides_work(built: Path, tmp_path: Path) -> None:
+    """The README's override forms: a nested --config value (typed by the schema) and a --configfile."""
+    proc = snakemake(built, "-n", "--config", "clips={min_frames: 17}", check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "clips_table" in proc.stdout  # the changed setting reruns the clips (params trigger)
+    proc = snakemake(built, "-n", "--config", "clips={min_frames: 0}", check=False)
+    assert proc.returncode != 0 and "clips.min_frames: 0 is less than the minimum of 1" in proc.stdout + proc.stderr
+    override = tmp_path / "o.yaml"
+    override.write_text(yaml.safe_dump({"ablations": {"seq_length": [2]}}))  # schema: seq_length >= 4
+    proc = snakemake(built, "-n", "--configfile", str(override), check=False)
+    assert proc.returncode != 0 and "train_lowres.seq_length: 2 is less than the minimum of 4" in (
+        proc.stdout + proc.stderr)  # an ablation is validated as its own train_lowres section, before any job
+
+
+# ------------------------------------------------------------------------------------------ DVC stage deps
+def _rules_of_outputs(project: Path) -> dict[str, str]:
+    """Every output file of the whole DAG (main target and the extras) -> the rule that makes it."""
+    proc = snakemake(project, "-n", "--forceall", "--detailed-summary", "results/table1.csv", "paper_figures")
+    text = proc.stdout[proc.stdout.index("output_file\t"):]
+    return {r["output_file"]: r["rule"] for r in csv.DictReader(io.StringIO(text), delimiter="\t") if r.get("rule")}
+
+
+def _rule_files(project: Path) -> dict[str, tuple[str, str | None]]:
+    """rule -> (its .smk file, its script) from workflow/rules/*.smk (``use rule A as B`` inherits A's)."""
+    found: dict[str, list] = {}
+    for smk in sorted((project / "workflow/rules").glob("*.smk")):
+        text = smk.read_text()
+        heads = list(re.finditer(r"^(?:rule (\w+)|use rule (\w+) as (\w+) with):", text, re.M))
+        for i, m in enumerate(heads):
+            body = text[m.end():heads[i + 1].start() if i + 1 < len(heads) else len(text)]
+            script = re.search(r'script:\s*\n\s*"\.\./scripts/([\w.]+)"', body)
+            found[m.group(1) or m.group(3)] = [f"workflow/rules/{smk.name}", m.group(2),
+                                               f"workflow/scripts/{script.group(1)}" if script else None]
+    return {r: (smk, script or (found[parent][2] if parent else None)) for r, (smk, parent, script) in found.items()}
+
+
+def _covered(path: str, deps: list[str]) -> bool:
+    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in deps)
+
+
+def test_dvc_stage_deps_cover_every_module_their_jobs_ran(built: Path) -> None:
+    """Each DVC stage's deps cover the .smk files, scripts and lvg modules its jobs actually ran (every job of
+    the tiny DAG records its imports, LVG_IMPORT_AUDIT): an edit anywhere they ran invalidates the stage."""
+    snakemake(built, "paper_figures")  # the extras' jobs too (a no-op when built already)
+    outputs, files = _rules_of_outputs(built), _rule_files(built)
+    for stage_file in ("dvc.yaml", "extras/dvc.yaml"):
+        for name, stage in yaml.safe_load((REPO / stage_file).read_text())["stages"].items():
+            outs = [next(iter(o)) if isinstance(o, dict) else o for o in stage["outs"]]
+            deps = [str(d) for d in stage["deps"]]
+            rules = {rule for out, rule in outputs.items() if _covered(out, outs)}
+            assert rules, f"{stage_file}:{name}: no rule writes {outs}"
+            needed: set[str] = set()
+            for rule in rules:
+                smk, script = files[rule]
+                audits = [*(built / "logs" / rule).rglob("*.imports.json"),
+                          *(built / "logs").glob(f"{rule}.log.imports.json")]
+                assert script and audits, f"{rule}: no script, or its jobs recorded no imports"
+                needed |= {smk, script} | {f for a in audits for f in json.loads(a.read_text())}
+            if "lvg/schema.py" in needed:  # it reads the schemas at run time
+                needed.add("workflow/schemas")
+            missing = sorted(n for n in needed if not _covered(n, deps))
+            assert not missing, f"{stage_file}:{name} (rules {sorted(rules)}) misses deps {missing}"
 
 
 def test_dvc_repro_push_clone_pull(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from lvg import layout as L
 from lvg.data.manifest import load_manifest
 from lvg.errors import LvgError
 from lvg.io import atomic_open, sha256_file
@@ -53,11 +54,11 @@ def _check_file(path: Path, expected: str | None, what: str, problems: list[str]
 def _audit_sources(dataset: str, root: Path, manifest, problems: list[str]) -> dict[str, dict]:
     records = {}
     for sid in manifest.sources:
-        prov_path = root / "data" / "raw" / dataset / f"{sid}.provenance.json"
+        prov_path = L.path(L.RAW_PROVENANCE, root, dataset=dataset, source=sid)
         prov = _load_json(prov_path, problems)
         if prov is None:
             continue
-        raw = root / "data" / "raw" / dataset / prov.get("raw_file", f"{sid}.mp4")
+        raw = L.path(L.RAW_DIR, root, dataset=dataset) / prov.get("raw_file", f"{sid}.mp4")
         _check_file(raw, prov.get("sha256"), f"raw video of source {sid!r}", problems)
         records[sid] = prov
     return records
@@ -66,9 +67,10 @@ def _audit_sources(dataset: str, root: Path, manifest, problems: list[str]) -> d
 def _audit_shards(dataset: str, root: Path, clip_ids: set[str], problems: list[str]) -> dict[str, dict]:
     """Verify every resolution's shards; return clip_id -> {resolution: partition file}."""
     where: dict[str, dict] = {}
-    res_dirs = sorted((root / "data" / "processed" / dataset).glob("*x*"))
+    processed = L.path(L.PROCESSED_DIR, root, dataset=dataset)
+    res_dirs = sorted(processed.glob("*x*"))
     if not res_dirs:
-        problems.append(f"{root / 'data' / 'processed' / dataset}: no processed resolution found")
+        problems.append(f"{processed}: no processed resolution found")
     for res_dir in res_dirs:
         index = _load_json(res_dir / "index.json", problems)
         if index is None:
@@ -89,9 +91,9 @@ def audit_dataset(dataset: str, root: str | Path = ".") -> pd.DataFrame:
     """Verify the whole chain of ``dataset``; return one row per clip; raise AuditError on any problem."""
     root = Path(root)
     problems: list[str] = []
-    manifest = load_manifest(root / "data" / "manifests" / f"{dataset}.yaml")
+    manifest = load_manifest(L.path(L.MANIFEST, root, dataset=dataset))
     records = _audit_sources(dataset, root, manifest, problems)
-    clips_csv = root / "data" / "clips" / f"{dataset}.csv"
+    clips_csv = L.path(L.CLIPS, root, dataset=dataset)
     if not clips_csv.is_file():
         raise AuditError(dataset, problems + [f"{clips_csv}: missing (run the clips phase)"])
     clips = pd.read_csv(clips_csv)

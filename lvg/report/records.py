@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lvg import layout
 from lvg.errors import LvgError
 from lvg.io import write_json
 
@@ -130,8 +131,8 @@ def ablation_setting(key: str) -> str:
 
 # ================================================================================================ paths
 def record_path(metrics_dir: str | Path, dataset: str, method: str, metric: str) -> Path:
-    """``<metrics_dir>/<dataset>/<method>/<metric>.json``."""
-    return Path(metrics_dir) / dataset / method / f"{metric}.json"
+    """``<metrics_dir>/<dataset>/<method>/<metric>.json`` (:data:`lvg.layout.RECORD`)."""
+    return Path(layout.record(dataset, method, metric, metrics_dir))
 
 
 def is_fvd_metric(metric: Any) -> bool:

@@ -10,13 +10,29 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from lvg.baselines import METHODS as BASELINES
-from lvg.config import load_config
+from lvg.config import load_config, section_of
 from lvg.errors import LvgError
 from lvg.logs import setup_logging
 
 MODELS = ["lowres", "superres", *BASELINES]
+
+
+def run_phase(model: str, config: dict[str, Any], dataset_dir: Path, out: Path, resume: bool = True) -> Path:
+    """Train ``model`` with its section of the validated ``config`` (the CLI's and torchrun's path)."""
+    if model in BASELINES:
+        from lvg.baselines.train import run_train_baseline
+
+        return run_train_baseline(model, section_of(config, f"baselines.{model}"), dataset_dir, out, resume)
+    if model == "lowres":
+        from lvg.train.lowres import run_train_lowres
+
+        return run_train_lowres(section_of(config, "train_lowres"), dataset_dir, out, resume)
+    from lvg.train.superres import run_train_superres
+
+    return run_train_superres(section_of(config, "train_superres"), dataset_dir, out, resume)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,18 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-resume", action="store_true", help="fail if checkpoints already exist")
     args = parser.parse_args(argv)
     setup_logging()
-    from lvg.baselines.train import run_train_baseline
     from lvg.train import distributed
-    from lvg.train.lowres import run_train_lowres
-    from lvg.train.superres import run_train_superres
 
     try:
-        cfg = load_config(*args.config)
-        if args.phase in BASELINES:
-            path = run_train_baseline(args.phase, cfg, args.dataset, args.out, resume=not args.no_resume)
-        else:
-            run = run_train_lowres if args.phase == "lowres" else run_train_superres
-            path = run(cfg, args.dataset, args.out, resume=not args.no_resume)
+        path = run_phase(args.phase, load_config(*args.config), args.dataset, args.out, not args.no_resume)
         if distributed.is_main_process():
             print(path)
     except LvgError as e:

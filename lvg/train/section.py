@@ -1,29 +1,20 @@
-"""What every training config section shares: strict construction from the validated dict, R1 laziness."""
+"""What every training config section shares: strict construction, R1 laziness, the loop schedule.
+
+The fields themselves come from the schema (``$defs/training`` plus the section's own keys), through
+:func:`lvg.config.section_class`: a key is declared once, in ``workflow/schemas/config.schema.yaml``.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, ClassVar
-
-from lvg.errors import LvgError
+from lvg.config import Section
+from lvg.train.loop import LoopConfig
 
 
-class TrainSection:
-    """Mixin for the frozen dataclass of one ``train_*`` config section (e.g. ``train_lowres``)."""
+class TrainSection(Section):
+    """Mixin for the frozen dataclass of one training section (``train_lowres``, ``baselines.<method>``)."""
 
-    SECTION: ClassVar[str]
     r1_interval: int
     r1_gamma: float
-
-    @classmethod
-    def from_dict(cls, section: dict[str, Any], name: str | None = None):
-        """Build from the validated section; ``name`` (default ``SECTION``) labels errors."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        missing, unknown = names - set(section), set(section) - names
-        if missing or unknown:
-            raise LvgError(f"{name or cls.SECTION}: missing keys {sorted(missing)}, unknown keys {sorted(unknown)} "
-                           "(validate the config with lvg.config.validate_config first)")
-        return cls(**section)
 
     @property
     def r1_enabled(self) -> bool:
@@ -33,3 +24,8 @@ class TrainSection:
     def lazy_c(self) -> float:
         """Lazy-regularisation correction ``interval / (interval + 1)`` for Adam (1 when R1 is off)."""
         return self.r1_interval / (self.r1_interval + 1) if self.r1_enabled else 1.0
+
+    def loop_config(self) -> LoopConfig:
+        """The run's schedule (steps, log, sample and checkpoint intervals) for :func:`lvg.train.loop.train`."""
+        return LoopConfig(steps=self.steps, log_every=self.log_every, sample_every=self.sample_every,
+                          checkpoint_every=self.checkpoint_every, keep_checkpoints=self.keep_checkpoints)

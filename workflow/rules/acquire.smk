@@ -6,11 +6,13 @@ rule acquire_source:
     input:
         acquire_inputs,
     output:
-        video="data/raw/{dataset}/{source}.mp4",
-        provenance="data/raw/{dataset}/{source}.provenance.json",
+        video=L.RAW_VIDEO,
+        provenance=L.RAW_PROVENANCE,
     params:
         entry=acquire_params,
-        cfg=config["acquire"],
+        acquire=config["acquire"],
+        manifest=lambda wc: L.MANIFEST.format(dataset=wc.dataset),
+        raw_dir=lambda wc: L.RAW_DIR.format(dataset=wc.dataset),
     log:
         "logs/acquire_source/{dataset}/{source}.log",
     benchmark:
@@ -25,9 +27,12 @@ rule acquire_source:
 
 rule acquire_provenance_table:
     input:
-        lambda wc: expand("data/raw/{{dataset}}/{source}.provenance.json", source=sources(wc.dataset)),
+        per_source(L.RAW_PROVENANCE),
     output:
-        "data/raw/{dataset}/provenance.csv",
+        L.RAW_TABLE,
+    params:
+        manifest=lambda wc: L.MANIFEST.format(dataset=wc.dataset),
+        raw_dir=lambda wc: L.RAW_DIR.format(dataset=wc.dataset),
     log:
         "logs/acquire_provenance_table/{dataset}.log",
     benchmark:

@@ -3,21 +3,18 @@
 # with baselines.<method>.samples_from set is not trained: its folder of videos is indexed and evaluated.
 
 
-def baseline_train_index(wildcards):
-    res = resolution_dir(*parse_resolution(config["baselines"][wildcards.baseline]["resolution"]))
-    return f"data/processed/{wildcards.dataset}/{res}/index.json"
-
-
 rule train_baseline:
     input:
         index=baseline_train_index,
     output:
-        model="results/models/baselines/{baseline}/{dataset}/G_ema.safetensors",
-        config="results/models/baselines/{baseline}/{dataset}/G_ema.json",
-        metrics="results/models/baselines/{baseline}/{dataset}/metrics.csv",
+        model=f"{L.MODEL_BASELINE}/G_ema.safetensors",
+        config=f"{L.MODEL_BASELINE}/G_ema.json",
+        metrics=f"{L.MODEL_BASELINE}/metrics.csv",
     params:
-        cfg=lambda wc: config["baselines"][wc.baseline],
-    threads: lambda wc: config["baselines"][wc.baseline]["threads"] or workflow.cores
+        section=baseline_section,
+        dataset_dir=lambda wc: L.PROCESSED_DIR.format(dataset=wc.dataset),
+        out_dir=lambda wc: L.MODEL_BASELINE.format(baseline=wc.baseline, dataset=wc.dataset),
+    threads: baseline_threads
     resources:
         gpu=GPU,
     log:
@@ -30,21 +27,15 @@ rule train_baseline:
         "../scripts/train_baseline.py"
 
 
-def baseline_samples_input(wildcards):
-    """The trained generator, or nothing when the samples come from an external folder."""
-    if samples_from(wildcards.baseline):
-        return {}
-    return {"model": f"results/models/baselines/{wildcards.baseline}/{wildcards.dataset}/G_ema.safetensors"}
-
-
 rule samples_baseline:
     input:
         unpack(baseline_samples_input),
     output:
-        "results/samples/{dataset}/{baseline}/index.json",
+        f"{L.SAMPLES_ROOT}/{{dataset}}/{{baseline}}/index.json",
     params:
-        cfg=config["samples"],
+        samples=config["samples"],
         samples_from=lambda wc: samples_from(wc.baseline),
+        out_dir=lambda wc: L.samples(wc.dataset, wc.baseline),
     threads: 1
     log:
         "logs/samples_baseline/{baseline}/{dataset}.log",

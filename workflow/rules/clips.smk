@@ -3,13 +3,14 @@
 
 rule clips_table:
     input:
-        manifest="data/manifests/{dataset}.yaml",
-        scenes=scene_jsons,
+        manifest=L.MANIFEST,
+        scenes=per_source(L.SCENES_JSON),
     output:
-        clips="data/clips/{dataset}.csv",
-        dropped="data/clips/{dataset}.dropped.csv",
+        clips=L.CLIPS,
+        dropped=L.CLIPS_DROPPED,
     params:
-        min_frames=config["clips"]["min_frames"],
+        clips=config["clips"],
+        scenes_dir=lambda wc: L.SCENES_DIR.format(dataset=wc.dataset),
     log:
         "logs/clips_table/{dataset}.log",
     benchmark:

@@ -1,17 +1,22 @@
-# Shared Python for the rules: config validation first, then manifests, then input functions.
+# Shared Python for the rules: config validation first, then manifests, then the sections each rule hands
+# its script (params:), then input functions. Artifact paths come from lvg.layout (one spelling for all).
+import copy
 import shutil
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir)))  # the lvg package of this checkout
 
-from lvg.config import parse_resolution, resolution_dir, validate_config
+from lvg import layout as L
+from lvg.config import deep_merge, parse_resolution, resolution_dir, validate_config, validate_section
 from lvg.data.manifest import load_manifest, resolve_local_path
 from lvg.evaluate import evaluation_resolution
+from lvg.train import lowres as lowres_train
+from lvg.train import superres as superres_train
 
-validate_config(config, "params.yaml (+ --configfile/--config overrides)")
+validate_config(config, "params.yaml (+ --configfile/--config overrides)", coerce_strings=True)
 
-MANIFESTS = {ds: load_manifest(f"data/manifests/{ds}.yaml") for ds in config["datasets"]}
+MANIFESTS = {ds: load_manifest(L.MANIFEST.format(dataset=ds)) for ds in config["datasets"]}
 RESOLUTIONS = [resolution_dir(*parse_resolution(r)) for r in config["preprocess"]["resolutions"]]
 PARTITIONS = [f"{k:04d}" for k in range(config["preprocess"]["partitions"])]
 LR_TRAIN_RES = resolution_dir(*parse_resolution(config["train_lowres"]["resolution"]))
@@ -22,18 +27,63 @@ SR_TRAIN_RES = [
 # machine the single-threaded trainers run side by side, one per core.
 GPU = 1 if shutil.which("nvidia-smi") else 0
 BASELINES = [m for m, section in config["baselines"].items() if section["enabled"]]
-# Table 2 variants of the LR model; a setting equal to the main model's is the main model itself.
+# Table 2 variants of the LR model; a setting equal to the main model's is the main model itself. Each
+# variant's train_lowres section (the ablation override applied) is validated here, before any job runs.
 ABLATIONS = [f"seq{n}" for n in config["ablations"]["seq_length"] if n != config["train_lowres"]["seq_length"]] + [
     f"fp{a}-{b}" for a, b in config["ablations"]["footprint"] if [a, b] != config["train_lowres"]["footprint"]
 ]
+ABLATION_SECTIONS = {
+    v: validate_section(
+        "train_lowres", deep_merge(config["train_lowres"], lowres_train.ablation_override(v)), f"ablations ({v})"
+    )
+    for v in ABLATIONS
+}
 TABLE1_METHODS = ["ours", "ours_untrained", *BASELINES]
 EVAL_RES = evaluation_resolution(config)
 EVAL_RES_DIR = resolution_dir(*parse_resolution(EVAL_RES))
+METRICS = ("fvd16", "fvd128", "color_similarity")
+# The colour curves of the real clips are as long as the sample sets (at most 129 frames).
+COLOR_FRAMES = config["samples"]["num_frames"]
 
 
-def train_threads(section):
+wildcard_constraints:
+    dataset=r"[a-z0-9][a-z0-9_-]*",
+    source=r"[A-Za-z0-9_-][A-Za-z0-9_.-]*",
+    res=r"\d{4}x\d{4}",
+    baseline="|".join(config["baselines"]) or "(?!)",
+    variant=r"seq\d+|fp\d+-\d+",
+    method=r"(?!real$)[a-z0-9][a-z0-9_-]*",
+
+
+# ---------------------------------------------------------------------------------------------- sections
+def section(name):
+    """A rule's config section (a copy: the job fills in its own threads)."""
+    return copy.deepcopy(config[name])
+
+
+def train_threads(name):
     """A trainer's threads (0 = all cores): what the job reserves from Snakemake's --cores."""
-    return config[section]["threads"] or workflow.cores
+    return config[name]["threads"] or workflow.cores
+
+
+def baseline_threads(wildcards):
+    return config["baselines"][wildcards.baseline]["threads"] or workflow.cores
+
+
+def lowres_section(wildcards):
+    """train_lowres, or a Table 2 variant of it (validated above)."""
+    variant = getattr(wildcards, "variant", None)
+    return copy.deepcopy(ABLATION_SECTIONS[variant] if variant else config["train_lowres"])
+
+
+def network_keys(name, keys):
+    """Only the keys that decide a section's networks and their initialisation (the untrained control's
+    samples do not depend on steps or learning rates)."""
+    return {k: copy.deepcopy(config[name][k]) for k in keys}
+
+
+def baseline_section(wildcards):
+    return copy.deepcopy(config["baselines"][wildcards.baseline])
 
 
 def samples_from(method):
@@ -41,15 +91,7 @@ def samples_from(method):
     return config["baselines"][method]["samples_from"]
 
 
-wildcard_constraints:
-    dataset=r"[a-z0-9][a-z0-9_-]*",
-    source=r"[A-Za-z0-9_-][A-Za-z0-9_.-]*",
-    res=r"\d{4}x\d{4}",
-    baseline="|".join(config["baselines"]),
-    variant=r"seq\d+|fp\d+-\d+",
-    method=r"(?!real$)[a-z0-9][a-z0-9_-]*",
-
-
+# ---------------------------------------------------------------------------------------------- inputs
 def sources(dataset):
     return list(MANIFESTS[dataset].sources)
 
@@ -66,82 +108,145 @@ def acquire_params(wildcards):
     return {k: v for k, v in entry.items() if k in ("kind", "url", "youtube_id", "path", "sha256", "synthetic")}
 
 
-def raw_videos(wildcards):
-    return expand("data/raw/{{dataset}}/{source}.mp4", source=sources(wildcards.dataset))
+def per_source(template):
+    """An input function: ``template`` for every source of the job's dataset."""
+    return lambda wc: expand(template, source=sources(wc.dataset), allow_missing=True)
 
 
-def scene_jsons(wildcards):
-    return expand("data/scenes/{{dataset}}/{source}.json", source=sources(wildcards.dataset))
+def processed_index(res):
+    """An input function: the processed index of the job's dataset at ``res`` (a HHHHxWWWW folder name)."""
+    return lambda wc: L.PROCESSED_INDEX.format(dataset=wc.dataset, res=res)
 
 
-def phase_acquire_output():
-    return [
-        f"data/raw/{ds}/{name}" for ds in MANIFESTS for name in ["provenance.csv"]
-    ] + [f"data/raw/{ds}/{s}.provenance.json" for ds in MANIFESTS for s in sources(ds)]
+def baseline_train_index(wildcards):
+    res = resolution_dir(*parse_resolution(config["baselines"][wildcards.baseline]["resolution"]))
+    return L.PROCESSED_INDEX.format(dataset=wildcards.dataset, res=res)
 
 
+def model(kind, **wildcards):
+    """The exported generator (G_ema.safetensors) of a model folder template."""
+    return f"{kind.format(**wildcards)}/{L.WEIGHTS}"
+
+
+def baseline_samples_input(wildcards):
+    """The trained generator, or nothing when the samples come from an external folder."""
+    if samples_from(wildcards.baseline):
+        return {}
+    return {"model": model(L.MODEL_BASELINE, baseline=wildcards.baseline, dataset=wildcards.dataset)}
+
+
+def long_video_inputs(wildcards):
+    if wildcards.method == "ours":
+        return {
+            "lowres": model(L.MODEL_LOWRES, dataset=wildcards.dataset),
+            "superres": model(L.MODEL_SUPERRES, dataset=wildcards.dataset),
+        }
+    if wildcards.method in BASELINES and not samples_from(wildcards.method):
+        return {"model": model(L.MODEL_BASELINE, baseline=wildcards.method, dataset=wildcards.dataset)}
+    raise ValueError(f"no long videos for method {wildcards.method!r}")
+
+
+def records(dataset, method, extra=False):
+    """The three metric records of one sample set (``extra``: under results/extra for the paper_figures)."""
+    root = L.EXTRA_METRICS_ROOT if extra else L.METRICS_ROOT
+    return [L.record(dataset, method, m, root) for m in METRICS]
+
+
+def real_color(dataset):
+    return L.record(dataset, "real", "color_similarity")
+
+
+def table1_inputs(wildcards):
+    recs = [r for ds in MANIFESTS for m in TABLE1_METHODS for r in records(ds, m)]
+    return recs + [real_color(ds) for ds in MANIFESTS]
+
+
+def table2_inputs(wildcards):
+    ours = [r for ds in MANIFESTS for r in records(ds, "ours")]
+    return ours + [r for ds in MANIFESTS for v in ABLATIONS for r in records(ds, f"ours_{v}", extra=True)]
+
+
+def fig6_inputs(wildcards):
+    return [r for ds in MANIFESTS for r in records(ds, "ours") + records(ds, "ours_sr_real_lr", extra=True)]
+
+
+def fig1_videos(wildcards):
+    """Fig. 1's long-video sample sets, labelled by method (and dataset, when there are several)."""
+    methods = ["ours", *[b for b in BASELINES if not samples_from(b)]]
+    return {(m if len(MANIFESTS) == 1 else f"{ds}: {m}"): L.LONG_VIDEOS.format(dataset=ds, method=m)
+            for ds in MANIFESTS for m in methods}
+
+
+def fig1_inputs(wildcards):
+    return [f"{folder}/index.json" for folder in fig1_videos(wildcards).values()]
+
+
+# ---------------------------------------------------------------------------------------------- phase targets
 def all_synthetic(dataset):
     return all(s.kind == "synthetic" for s in MANIFESTS[dataset].sources.values())
 
 
+def phase_acquire_output():
+    out = [L.RAW_TABLE.format(dataset=ds) for ds in MANIFESTS]
+    return out + [L.RAW_PROVENANCE.format(dataset=ds, source=s) for ds in MANIFESTS for s in sources(ds)]
+
+
 def phase_scenes_output():
-    out = [f"data/scenes/{ds}/{s}.json" for ds in MANIFESTS for s in sources(ds)]
-    return out + [f"data/scenes/{ds}/accuracy.csv" for ds in MANIFESTS if all_synthetic(ds)]
+    out = [L.SCENES_JSON.format(dataset=ds, source=s) for ds in MANIFESTS for s in sources(ds)]
+    return out + [L.SCENES_ACCURACY.format(dataset=ds) for ds in MANIFESTS if all_synthetic(ds)]
 
 
 def phase_clips_output():
-    return [f"data/clips/{ds}.csv" for ds in MANIFESTS]
+    return [L.CLIPS.format(dataset=ds) for ds in MANIFESTS]
 
 
 def phase_preprocess_output():
     out = []
     for ds in MANIFESTS:
-        out += [f"data/processed/{ds}/{res}/index.json" for res in RESOLUTIONS]
-        out.append(f"data/processed/{ds}/provenance.csv")
+        out += [L.PROCESSED_INDEX.format(dataset=ds, res=res) for res in RESOLUTIONS]
+        out.append(L.PROVENANCE.format(dataset=ds))
     return out
 
 
 def phase_train_lowres_output():
-    return [f"results/models/lowres/{ds}/G_ema.safetensors" for ds in MANIFESTS]
+    return [model(L.MODEL_LOWRES, dataset=ds) for ds in MANIFESTS]
 
 
 def phase_train_superres_output():
-    return [f"results/models/superres/{ds}/G_ema.safetensors" for ds in MANIFESTS]
+    return [model(L.MODEL_SUPERRES, dataset=ds) for ds in MANIFESTS]
 
 
 def phase_generate_output():
     """Every sample set Table 1 reads: ours, the untrained control and the baselines."""
-    return [f"results/samples/{ds}/{m}/index.json" for ds in MANIFESTS for m in TABLE1_METHODS]
+    return [f"{L.samples(ds, m)}/index.json" for ds in MANIFESTS for m in TABLE1_METHODS]
 
 
 def phase_train_baselines_output():
-    return [f"results/models/baselines/{m}/{ds}/G_ema.safetensors" for ds in MANIFESTS for m in BASELINES
+    return [model(L.MODEL_BASELINE, baseline=m, dataset=ds) for ds in MANIFESTS for m in BASELINES
             if not samples_from(m)]
 
 
-def records(dataset, method, root="results"):
-    """The three metric records of one sample set; ``root`` results/extra for the paper_figures extras."""
-    return [f"{root}/metrics/{dataset}/{method}/{m}.json" for m in ("fvd16", "fvd128", "color_similarity")]
-
-
 def phase_evaluate_output():
-    out = [f"results/metrics/{ds}/real/color_similarity.json" for ds in MANIFESTS]
+    out = [real_color(ds) for ds in MANIFESTS]
     return out + [r for ds in MANIFESTS for m in TABLE1_METHODS for r in records(ds, m)]
 
 
+def table_outputs(name):
+    return [L.TABLE.format(table=name, ext=ext) for ext in ("csv", "md", "tex")]
+
+
+def figure(name, ext):
+    return L.FIGURE.format(name=name, ext=ext)
+
+
 def phase_render_output():
-    return ["results/table1.csv", "results/table1.md", "results/table1.tex"] + [
-        f"paper_figures/fig5_color_similarity.{ext}" for ext in ("png", "pdf")
-    ]
+    return table_outputs("table1") + [figure("fig5_color_similarity", ext) for ext in ("png", "pdf")]
 
 
-FIGURES = [
-    f"paper_figures/{name}.{ext}"
-    for name in ("fig1_long_videos", "fig5_color_similarity", "fig6_superres")
-    for ext in ("png", "pdf")
-]
+FIGURES = [figure(name, ext) for name in ("fig1_long_videos", "fig5_color_similarity", "fig6_superres")
+           for ext in ("png", "pdf")]
 
 
 def get_final_output():
     """The default target: Table 1 (which brings Fig. 5 with it: the paper's main comparison)."""
-    return ["results/table1.csv"]
+    return [L.TABLE.format(table="table1", ext="csv")]

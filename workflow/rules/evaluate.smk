@@ -5,15 +5,19 @@
 
 rule evaluate_real:
     input:
-        index=lambda wc: f"data/processed/{wc.dataset}/{EVAL_RES_DIR}/index.json",
+        index=processed_index(EVAL_RES_DIR),
         # the provenance audit (every clip traced to its source, every checksum verified) gates the metrics
-        audit="data/processed/{dataset}/provenance.csv",
+        audit=L.PROVENANCE,
     output:
-        stats="results/metrics/{dataset}/real/fvd_stats.json",
-        color="results/metrics/{dataset}/real/color_similarity.json",
+        stats=L.record("{dataset}", "real", "fvd_stats"),
+        color=L.record("{dataset}", "real", "color_similarity"),
     params:
-        cfg=config["metrics"],
+        metrics=config["metrics"],
+        color_frames=COLOR_FRAMES,
         resolution=EVAL_RES,
+        dataset_dir=lambda wc: L.PROCESSED_DIR.format(dataset=wc.dataset),
+        metrics_root=lambda wc: L.METRICS_ROOT,
+        cache_dir=lambda wc: L.metrics_cache(wc.dataset),
     threads: config["metrics"]["threads"] or workflow.cores
     log:
         "logs/evaluate_real/{dataset}.log",
@@ -27,16 +31,22 @@ rule evaluate_real:
 
 rule evaluate:
     input:
-        index=lambda wc: f"data/processed/{wc.dataset}/{EVAL_RES_DIR}/index.json",
-        real="results/metrics/{dataset}/real/fvd_stats.json",
-        samples="results/samples/{dataset}/{method}/index.json",
+        index=processed_index(EVAL_RES_DIR),
+        real=L.record("{dataset}", "real", "fvd_stats"),
+        samples=f"{L.SAMPLES_ROOT}/{{dataset}}/{{method}}/index.json",
     output:
-        fvd16="results/metrics/{dataset}/{method}/fvd16.json",
-        fvd128="results/metrics/{dataset}/{method}/fvd128.json",
-        color="results/metrics/{dataset}/{method}/color_similarity.json",
+        fvd16=L.record("{dataset}", "{method}", "fvd16"),
+        fvd128=L.record("{dataset}", "{method}", "fvd128"),
+        color=L.record("{dataset}", "{method}", "color_similarity"),
     params:
-        cfg=config["metrics"],
+        metrics=config["metrics"],
+        color_frames=COLOR_FRAMES,
         resolution=EVAL_RES,
+        dataset_dir=lambda wc: L.PROCESSED_DIR.format(dataset=wc.dataset),
+        samples_dir=lambda wc: L.samples(wc.dataset, wc.method),
+        metrics_root=lambda wc: L.METRICS_ROOT,
+        # the real statistics: the cache next to the real records (read only)
+        cache_dir=lambda wc: L.metrics_cache(wc.dataset),
     threads: config["metrics"]["threads"] or workflow.cores
     log:
         "logs/evaluate/{dataset}/{method}.log",
@@ -52,13 +62,21 @@ use rule evaluate as evaluate_extra with:
     # Table 2 variants and the Fig. 6(c) control (paper_figures target): the same evaluation, written under
     # results/extra/ so that the Table 1 artifacts (DVC outs) never change when the extras are built.
     input:
-        index=lambda wc: f"data/processed/{wc.dataset}/{EVAL_RES_DIR}/index.json",
-        real="results/metrics/{dataset}/real/fvd_stats.json",
-        samples="results/extra/samples/{dataset}/{method}/index.json",
+        index=processed_index(EVAL_RES_DIR),
+        real=L.record("{dataset}", "real", "fvd_stats"),
+        samples=f"{L.EXTRA_SAMPLES_ROOT}/{{dataset}}/{{method}}/index.json",
     output:
-        fvd16="results/extra/metrics/{dataset}/{method}/fvd16.json",
-        fvd128="results/extra/metrics/{dataset}/{method}/fvd128.json",
-        color="results/extra/metrics/{dataset}/{method}/color_similarity.json",
+        fvd16=L.record("{dataset}", "{method}", "fvd16", L.EXTRA_METRICS_ROOT),
+        fvd128=L.record("{dataset}", "{method}", "fvd128", L.EXTRA_METRICS_ROOT),
+        color=L.record("{dataset}", "{method}", "color_similarity", L.EXTRA_METRICS_ROOT),
+    params:
+        metrics=config["metrics"],
+        color_frames=COLOR_FRAMES,
+        resolution=EVAL_RES,
+        dataset_dir=lambda wc: L.PROCESSED_DIR.format(dataset=wc.dataset),
+        samples_dir=lambda wc: L.samples(wc.dataset, wc.method, extra=True),
+        metrics_root=lambda wc: L.EXTRA_METRICS_ROOT,
+        cache_dir=lambda wc: L.metrics_cache(wc.dataset),
     log:
         "logs/evaluate_extra/{dataset}/{method}.log",
     benchmark:

@@ -4,12 +4,13 @@
 
 rule samples_ours:
     input:
-        lowres="results/models/lowres/{dataset}/G_ema.safetensors",
-        superres="results/models/superres/{dataset}/G_ema.safetensors",
+        lowres=model(L.MODEL_LOWRES, dataset="{dataset}"),
+        superres=model(L.MODEL_SUPERRES, dataset="{dataset}"),
     output:
-        "results/samples/{dataset}/ours/index.json",
+        f"{L.SAMPLES_ROOT}/{{dataset}}/ours/index.json",
     params:
-        cfg=config["samples"],
+        samples=config["samples"],
+        out_dir=lambda wc: L.samples(wc.dataset, "ours"),
     threads: config["samples"]["threads"]
     log:
         "logs/samples_ours/{dataset}.log",
@@ -21,14 +22,33 @@ rule samples_ours:
         "../scripts/samples_ours.py"
 
 
+use rule samples_ours as samples_ablation with:
+    # Table 2: an ablated LR model through the same super-resolution network as ours.
+    input:
+        lowres=model(L.MODEL_ABLATION, dataset="{dataset}", variant="{variant}"),
+        superres=model(L.MODEL_SUPERRES, dataset="{dataset}"),
+    output:
+        f"{L.EXTRA_SAMPLES_ROOT}/{{dataset}}/ours_{{variant}}/index.json",
+    params:
+        samples=config["samples"],
+        out_dir=lambda wc: L.samples(wc.dataset, f"ours_{wc.variant}", extra=True),
+    log:
+        "logs/samples_ablation/{dataset}/{variant}.log",
+    benchmark:
+        "benchmarks/samples_ablation/{dataset}/{variant}.tsv"
+
+
 rule samples_sr_real_lr:
     input:
-        superres="results/models/superres/{dataset}/G_ema.safetensors",
-        lr_index=lambda wc: f"data/processed/{wc.dataset}/{SR_TRAIN_RES[0]}/index.json",
+        superres=model(L.MODEL_SUPERRES, dataset="{dataset}"),
+        lr_index=processed_index(SR_TRAIN_RES[0]),
     output:
-        "results/extra/samples/{dataset}/ours_sr_real_lr/index.json",
+        f"{L.EXTRA_SAMPLES_ROOT}/{{dataset}}/ours_sr_real_lr/index.json",
     params:
-        cfg=config["samples"],
+        samples=config["samples"],
+        dataset_dir=lambda wc: L.PROCESSED_DIR.format(dataset=wc.dataset),
+        lr_resolution=config["train_superres"]["lr_resolution"],
+        out_dir=lambda wc: L.samples(wc.dataset, "ours_sr_real_lr", extra=True),
     threads: config["samples"]["threads"]
     log:
         "logs/samples_sr_real_lr/{dataset}.log",
@@ -43,9 +63,12 @@ rule samples_sr_real_lr:
 rule samples_untrained:
     # Table 1's control row: the same networks at their initialisation (same presets and seeds).
     output:
-        "results/samples/{dataset}/ours_untrained/index.json",
+        f"{L.SAMPLES_ROOT}/{{dataset}}/ours_untrained/index.json",
     params:
-        cfg=config["samples"],
+        lowres=network_keys("train_lowres", lowres_train.NETWORK_KEYS),
+        superres=network_keys("train_superres", superres_train.NETWORK_KEYS),
+        samples=config["samples"],
+        out_dir=lambda wc: L.samples(wc.dataset, "ours_untrained"),
     threads: config["samples"]["threads"]
     log:
         "logs/samples_untrained/{dataset}.log",
@@ -57,46 +80,16 @@ rule samples_untrained:
         "../scripts/samples_untrained.py"
 
 
-rule samples_ablation:
-    # Table 2: an ablated LR model through the same super-resolution network as ours.
-    input:
-        lowres="results/extra/models/lowres_ablation/{dataset}/{variant}/G_ema.safetensors",
-        superres="results/models/superres/{dataset}/G_ema.safetensors",
-    output:
-        "results/extra/samples/{dataset}/ours_{variant}/index.json",
-    params:
-        cfg=config["samples"],
-    threads: config["samples"]["threads"]
-    log:
-        "logs/samples_ablation/{dataset}/{variant}.log",
-    benchmark:
-        "benchmarks/samples_ablation/{dataset}/{variant}.tsv"
-    conda:
-        "../envs/lvg.yaml"
-    script:
-        "../scripts/samples_ours.py"
-
-
-def long_video_inputs(wildcards):
-    if wildcards.method == "ours":
-        return {
-            "lowres": f"results/models/lowres/{wildcards.dataset}/G_ema.safetensors",
-            "superres": f"results/models/superres/{wildcards.dataset}/G_ema.safetensors",
-        }
-    if wildcards.method in BASELINES and not samples_from(wildcards.method):
-        return {"model": f"results/models/baselines/{wildcards.method}/{wildcards.dataset}/G_ema.safetensors"}
-    raise ValueError(f"no long videos for method {wildcards.method!r}")
-
-
 rule long_videos:
     # Fig. 1: a few long videos per method from t0 = 0, for strips of frames at widely spaced times.
     input:
         unpack(long_video_inputs),
     output:
-        "results/extra/long_videos/{dataset}/{method}/index.json",
+        f"{L.LONG_VIDEOS}/index.json",
     params:
-        cfg=config["figures"],
+        figures=config["figures"],
         samples=config["samples"],
+        out_dir=lambda wc: L.LONG_VIDEOS.format(dataset=wc.dataset, method=wc.method),
     threads: config["samples"]["threads"]
     log:
         "logs/long_videos/{dataset}/{method}.log",

@@ -4,14 +4,17 @@
 
 rule preprocess_frames:
     input:
-        clips="data/clips/{dataset}.csv",
-        videos=raw_videos,
+        clips=L.CLIPS,
+        videos=per_source(L.RAW_VIDEO),
     output:
-        shards=expand("data/processed/{{dataset}}/{{res}}/partition_{part}.zip", part=PARTITIONS),
-        index="data/processed/{dataset}/{res}/index.json",
+        shards=expand(L.PROCESSED_SHARD, part=PARTITIONS, allow_missing=True),
+        index=L.PROCESSED_INDEX,
     params:
+        # only what changes this resolution's bytes (adding a resolution must not redo the others)
         partitions=config["preprocess"]["partitions"],
         jpeg_quality=config["preprocess"]["jpeg_quality"],
+        raw_dir=lambda wc: L.RAW_DIR.format(dataset=wc.dataset),
+        out_dir=lambda wc: L.PROCESSED_RES.format(dataset=wc.dataset, res=wc.res),
     log:
         "logs/preprocess_frames/{dataset}/{res}.log",
     benchmark:
@@ -24,14 +27,12 @@ rule preprocess_frames:
 
 rule preprocess_audit:
     input:
-        manifest="data/manifests/{dataset}.yaml",
-        clips="data/clips/{dataset}.csv",
-        provenance=lambda wc: expand(
-            "data/raw/{{dataset}}/{source}.provenance.json", source=sources(wc.dataset)
-        ),
-        indexes=expand("data/processed/{{dataset}}/{res}/index.json", res=RESOLUTIONS),
+        manifest=L.MANIFEST,
+        clips=L.CLIPS,
+        provenance=per_source(L.RAW_PROVENANCE),
+        indexes=expand(L.PROCESSED_INDEX, res=RESOLUTIONS, allow_missing=True),
     output:
-        "data/processed/{dataset}/provenance.csv",
+        L.PROVENANCE,
     log:
         "logs/preprocess_audit/{dataset}.log",
     benchmark:

@@ -2,21 +2,18 @@
 # (`snakemake --report report.html` collects every output wrapped in report() with its caption).
 
 
-def table1_inputs(wildcards):
-    recs = [r for ds in MANIFESTS for m in TABLE1_METHODS for r in records(ds, m)]
-    return recs + [f"results/metrics/{ds}/real/color_similarity.json" for ds in MANIFESTS]
-
-
 rule table1:
     input:
         records=table1_inputs,
         paper_values="workflow/paper_values.csv",
         # the paper's main comparison is Table 1 beside Fig. 5: the Markdown table links the figure
-        fig5="paper_figures/fig5_color_similarity.png",
+        fig5=figure("fig5_color_similarity", "png"),
     output:
-        csv=report("results/table1.csv", caption="../report/table1.rst", category="Tables"),
-        md="results/table1.md",
-        tex="results/table1.tex",
+        csv=report(L.TABLE.format(table="table1", ext="csv"), caption="../report/table1.rst", category="Tables"),
+        md=L.TABLE.format(table="table1", ext="md"),
+        tex=L.TABLE.format(table="table1", ext="tex"),
+    params:
+        metrics_roots=[L.METRICS_ROOT],
     log:
         "logs/table1.log",
     benchmark:
@@ -29,13 +26,14 @@ rule table1:
 
 rule table2:
     input:
-        records=[r for ds in MANIFESTS for r in records(ds, "ours")]
-        + [r for ds in MANIFESTS for v in ABLATIONS for r in records(ds, f"ours_{v}", "results/extra")],
+        records=table2_inputs,
         paper_values="workflow/paper_values.csv",
     output:
-        csv=report("results/table2.csv", caption="../report/table2.rst", category="Tables"),
-        md="results/table2.md",
-        tex="results/table2.tex",
+        csv=report(L.TABLE.format(table="table2", ext="csv"), caption="../report/table2.rst", category="Tables"),
+        md=L.TABLE.format(table="table2", ext="md"),
+        tex=L.TABLE.format(table="table2", ext="tex"),
+    params:
+        metrics_roots=[L.EXTRA_METRICS_ROOT, L.METRICS_ROOT],
     log:
         "logs/table2.log",
     benchmark:
@@ -50,8 +48,11 @@ rule fig5_color_similarity:
     input:
         table1_inputs,
     output:
-        png=report("paper_figures/fig5_color_similarity.png", caption="../report/fig5.rst", category="Figures"),
-        pdf="paper_figures/fig5_color_similarity.pdf",
+        png=report(figure("fig5_color_similarity", "png"), caption="../report/fig5.rst", category="Figures"),
+        pdf=figure("fig5_color_similarity", "pdf"),
+    params:
+        metrics_roots=[L.METRICS_ROOT],
+        methods=[[ds, m] for ds in MANIFESTS for m in ["real", *TABLE1_METHODS]],
     log:
         "logs/fig5_color_similarity.log",
     benchmark:
@@ -64,10 +65,13 @@ rule fig5_color_similarity:
 
 rule fig6_superres:
     input:
-        [r for ds in MANIFESTS for r in records(ds, "ours") + records(ds, "ours_sr_real_lr", "results/extra")],
+        fig6_inputs,
     output:
-        png=report("paper_figures/fig6_superres.png", caption="../report/fig6.rst", category="Figures"),
-        pdf="paper_figures/fig6_superres.pdf",
+        png=report(figure("fig6_superres", "png"), caption="../report/fig6.rst", category="Figures"),
+        pdf=figure("fig6_superres", "pdf"),
+    params:
+        metrics_roots=[L.EXTRA_METRICS_ROOT, L.METRICS_ROOT],
+        methods=[[ds, m] for ds in MANIFESTS for m in ("ours", "ours_sr_real_lr")],
     log:
         "logs/fig6_superres.log",
     benchmark:
@@ -80,13 +84,13 @@ rule fig6_superres:
 
 rule fig1_long_videos:
     input:
-        [f"results/extra/long_videos/{ds}/{m}/index.json" for ds in MANIFESTS
-         for m in ["ours", *[b for b in BASELINES if not samples_from(b)]]],
+        fig1_inputs,
     output:
-        png=report("paper_figures/fig1_long_videos.png", caption="../report/fig1.rst", category="Figures"),
-        pdf="paper_figures/fig1_long_videos.pdf",
+        png=report(figure("fig1_long_videos", "png"), caption="../report/fig1.rst", category="Figures"),
+        pdf=figure("fig1_long_videos", "pdf"),
     params:
-        cfg=config["figures"],
+        figures=config["figures"],
+        videos=fig1_videos,
     log:
         "logs/fig1_long_videos.log",
     benchmark:
@@ -100,10 +104,10 @@ rule fig1_long_videos:
 rule report_videos:
     # A few sample videos per method, re-encoded as browser-playable H.264 for the HTML report.
     input:
-        "results/samples/{dataset}/{method}/index.json",
+        f"{L.SAMPLES_ROOT}/{{dataset}}/{{method}}/index.json",
     output:
         report(
-            directory("results/extra/report_videos/{dataset}/{method}"),
+            directory(L.REPORT_VIDEOS),
             patterns=["{name}.mp4"],
             caption="../report/videos.rst",
             category="Sample videos",
@@ -124,9 +128,9 @@ rule report_videos:
 rule paper_figures:
     input:
         FIGURES,
-        "results/table1.csv",
-        "results/table2.csv",
-        [f"results/extra/report_videos/{ds}/{m}" for ds in MANIFESTS for m in TABLE1_METHODS],
+        table_outputs("table1")[0],
+        table_outputs("table2")[0],
+        [L.REPORT_VIDEOS.format(dataset=ds, method=m) for ds in MANIFESTS for m in TABLE1_METHODS],
 
 
 rule phase_render:

@@ -3,13 +3,13 @@
 
 rule scenes_detect:
     input:
-        video="data/raw/{dataset}/{source}.mp4",
+        video=L.RAW_VIDEO,
     output:
-        json="data/scenes/{dataset}/{source}.json",
-        csv="data/scenes/{dataset}/{source}.scenes.csv",
-        stats="data/scenes/{dataset}/{source}.stats.csv",
+        json=L.SCENES_JSON,
+        csv=L.SCENES_CSV,
+        stats=L.SCENES_STATS,
     params:
-        cfg=config["scenes"],
+        scenes=config["scenes"],
     log:
         "logs/scenes_detect/{dataset}/{source}.log",
     benchmark:
@@ -29,13 +29,11 @@ rule scenes_accuracy:
     # Only for datasets whose sources carry ground truth (kind synthetic): how well the detector settings
     # recover the true cuts. A report for tuning thresholds, not an input of later phases.
     input:
-        scenes=scene_jsons,
+        scenes=per_source(L.SCENES_JSON),
         # The ground truth is written by acquire beside the provenance record, which names it (truth_file).
-        provenance=lambda wc: expand(
-            "data/raw/{{dataset}}/{source}.provenance.json", source=sources(wc.dataset)
-        ),
+        provenance=per_source(L.RAW_PROVENANCE),
     output:
-        "data/scenes/{dataset}/accuracy.csv",
+        L.SCENES_ACCURACY,
     log:
         "logs/scenes_accuracy/{dataset}.log",
     benchmark:

@@ -1,17 +1,21 @@
-# Phase 5, train: the low-resolution GAN on the LR frames (GPU when there is one, CPU otherwise).
+# Phase 5, train: the low-resolution GAN on the LR frames (GPU when there is one, CPU otherwise), and the
+# super-resolution network on real LR/HR pairs. Each script gets its validated section (params.section) and
+# its folders; the job's threads are filled in by the script (a schedule setting: never blocks a resume).
 # Outputs are listed file by file (not directory()) so that a killed job's checkpoints survive: Snakemake
-# deletes declared outputs before a rerun, and the trainer resumes from results/models/lowres/<ds>/checkpoints.
+# deletes declared outputs before a rerun, and the trainer resumes from <model dir>/checkpoints.
 
 
 rule train_lowres:
     input:
-        index=lambda wc: f"data/processed/{wc.dataset}/{LR_TRAIN_RES}/index.json",
+        index=processed_index(LR_TRAIN_RES),
     output:
-        model="results/models/lowres/{dataset}/G_ema.safetensors",
-        config="results/models/lowres/{dataset}/G_ema.json",
-        metrics="results/models/lowres/{dataset}/metrics.csv",
+        model=f"{L.MODEL_LOWRES}/G_ema.safetensors",
+        config=f"{L.MODEL_LOWRES}/G_ema.json",
+        metrics=f"{L.MODEL_LOWRES}/metrics.csv",
     params:
-        cfg=config["train_lowres"],
+        section=lowres_section,
+        dataset_dir=lambda wc: L.PROCESSED_DIR.format(dataset=wc.dataset),
+        out_dir=lambda wc: L.MODEL_LOWRES.format(dataset=wc.dataset),
     threads: train_threads("train_lowres")
     resources:
         gpu=GPU,
@@ -30,40 +34,35 @@ rule phase_train_lowres:
         phase_train_lowres_output(),
 
 
-rule train_lowres_ablation:
+use rule train_lowres as train_lowres_ablation with:
     # Table 2: the LR model trained with one setting changed (variant seq<L> or fp<min>-<max>).
-    input:
-        index=lambda wc: f"data/processed/{wc.dataset}/{LR_TRAIN_RES}/index.json",
     output:
-        model="results/extra/models/lowres_ablation/{dataset}/{variant}/G_ema.safetensors",
-        config="results/extra/models/lowres_ablation/{dataset}/{variant}/G_ema.json",
-        metrics="results/extra/models/lowres_ablation/{dataset}/{variant}/metrics.csv",
+        model=f"{L.MODEL_ABLATION}/G_ema.safetensors",
+        config=f"{L.MODEL_ABLATION}/G_ema.json",
+        metrics=f"{L.MODEL_ABLATION}/metrics.csv",
     params:
-        cfg=config["train_lowres"],
-    threads: train_threads("train_lowres")
-    resources:
-        gpu=GPU,
+        section=lowres_section,
+        dataset_dir=lambda wc: L.PROCESSED_DIR.format(dataset=wc.dataset),
+        out_dir=lambda wc: L.MODEL_ABLATION.format(dataset=wc.dataset, variant=wc.variant),
     log:
         "logs/train_lowres_ablation/{dataset}/{variant}.log",
     benchmark:
         "benchmarks/train_lowres_ablation/{dataset}/{variant}.tsv"
-    conda:
-        "../envs/lvg.yaml"
-    script:
-        "../scripts/train_lowres.py"
 
 
 rule train_superres:
     # The SR network trains on real LR/HR pairs only (spec model.md §8), independently of the LR GAN.
     input:
-        lr_index=lambda wc: f"data/processed/{wc.dataset}/{SR_TRAIN_RES[0]}/index.json",
-        hr_index=lambda wc: f"data/processed/{wc.dataset}/{SR_TRAIN_RES[1]}/index.json",
+        lr_index=processed_index(SR_TRAIN_RES[0]),
+        hr_index=processed_index(SR_TRAIN_RES[1]),
     output:
-        model="results/models/superres/{dataset}/G_ema.safetensors",
-        config="results/models/superres/{dataset}/G_ema.json",
-        metrics="results/models/superres/{dataset}/metrics.csv",
+        model=f"{L.MODEL_SUPERRES}/G_ema.safetensors",
+        config=f"{L.MODEL_SUPERRES}/G_ema.json",
+        metrics=f"{L.MODEL_SUPERRES}/metrics.csv",
     params:
-        cfg=config["train_superres"],
+        section=lambda wc: section("train_superres"),
+        dataset_dir=lambda wc: L.PROCESSED_DIR.format(dataset=wc.dataset),
+        out_dir=lambda wc: L.MODEL_SUPERRES.format(dataset=wc.dataset),
     threads: train_threads("train_superres")
     resources:
         gpu=GPU,

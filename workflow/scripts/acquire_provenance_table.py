@@ -6,5 +6,5 @@ from lvg.data.manifest import load_manifest
 from lvg.logs import snakemake_job
 
 snakemake_job(snakemake)  # noqa: F821
-out = Path(snakemake.output[0])  # noqa: F821
-write_provenance_table(load_manifest(f"data/manifests/{snakemake.wildcards.dataset}.yaml"), out.parent, out)  # noqa: F821
+smk = snakemake  # noqa: F821
+write_provenance_table(load_manifest(smk.params.manifest), Path(smk.params.raw_dir), Path(smk.output[0]))

@@ -7,5 +7,5 @@ from lvg.logs import snakemake_job
 
 snakemake_job(snakemake)  # noqa: F821
 smk = snakemake  # noqa: F821
-run_clips(load_manifest(smk.input.manifest), Path(smk.input.scenes[0]).parent, smk.output.clips,
-          smk.output.dropped, smk.params.min_frames)
+run_clips(load_manifest(smk.input.manifest), Path(smk.params.scenes_dir), smk.output.clips, smk.output.dropped,
+          smk.params.clips["min_frames"])

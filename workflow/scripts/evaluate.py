@@ -6,14 +6,11 @@ from lvg.logs import snakemake_job
 
 snakemake_job(snakemake)  # noqa: F821
 smk = snakemake  # noqa: F821
-cfg = dict(smk.config)
-cfg["metrics"] = {**cfg["metrics"], "threads": smk.threads}
-dataset = smk.wildcards.dataset
-dataset_dir = Path(smk.input.index).parent.parent
-metrics_dir = Path(smk.output[0]).parents[2]  # results/metrics or results/extra/metrics
+p = smk.params
+metrics = dict(p.metrics) | {"threads": smk.threads}
 if smk.rule == "evaluate_real":
-    run_real(dataset, dataset_dir, smk.params.resolution, metrics_dir, cfg)
-else:  # the real statistics come from the cache next to the real records (read only)
-    cache_dir = Path(smk.input.real).parents[1] / "cache" / dataset
-    run_method(dataset, smk.wildcards.method, dataset_dir, smk.params.resolution, Path(smk.input.samples).parent,
-               metrics_dir, cfg, cache_dir=cache_dir)
+    run_real(smk.wildcards.dataset, Path(p.dataset_dir), p.resolution, Path(p.metrics_root), metrics,
+             p.color_frames)
+else:
+    run_method(smk.wildcards.dataset, smk.wildcards.method, Path(p.dataset_dir), p.resolution, Path(p.samples_dir),
+               Path(p.metrics_root), metrics, p.color_frames, cache_dir=Path(p.cache_dir))

@@ -10,18 +10,14 @@ snakemake_job(snakemake)  # noqa: F821
 smk = snakemake  # noqa: F821
 out = smk.output
 if smk.rule == "fig1_long_videos":
-    fig = smk.params.cfg
-    videos = {}
-    for index in map(Path, smk.input):
-        dataset, method = index.parent.parent.name, index.parent.name
-        first = read_json(index)["videos"][0]
-        label = method if len({Path(i).parent.parent.name for i in smk.input}) == 1 else f"{dataset}: {method}"
-        videos[label] = index.parent / first["file"]
+    fig = smk.params.figures
+    videos = {label: Path(folder) / read_json(Path(folder) / "index.json")["videos"][0]["file"]
+              for label, folder in smk.params.videos.items()}
     times = [t for t in fig["strip_times"] if t < fig["long_video_frames"]]
     plot_frame_strips(videos, times, out.png, out.pdf)
 else:
-    records = load_records(sorted({Path(p).parents[2] for p in smk.input}))
-    wanted = {(Path(p).parent.parent.name, Path(p).parent.name) for p in smk.input}
+    records = load_records(smk.params.metrics_roots)
+    wanted = {tuple(dm) for dm in smk.params.methods}
     records = records[[(d, m) in wanted for d, m in zip(records["dataset"], records["method"], strict=True)]]
     plot = plot_color_similarity if smk.rule == "fig5_color_similarity" else plot_sr_comparison
     plot(records, out.png, out.pdf)

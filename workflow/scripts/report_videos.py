@@ -1,8 +1,7 @@
 # Thin wrapper: Snakemake rule report_videos -> browser-playable copies of a few sample videos.
 from pathlib import Path
 
-from lvg.data.video import iter_frames
-from lvg.generate import write_video
+from lvg.data.video import iter_frames, write_video
 from lvg.io import read_json
 from lvg.logs import snakemake_job
 

@@ -3,16 +3,16 @@ from pathlib import Path
 
 import torch
 
-from lvg.baselines.train import load_baseline
 from lvg.logs import snakemake_job
+from lvg.models import load_generator
 from lvg.sample_sets import baseline_sample_set, import_sample_set
 
 snakemake_job(snakemake)  # noqa: F821
 smk = snakemake  # noqa: F821
 torch.set_num_threads(smk.threads)
-cfg, method, out_dir = smk.params.cfg, smk.wildcards.baseline, Path(smk.output[0]).parent
+s, method, out_dir = smk.params.samples, smk.wildcards.baseline, Path(smk.params.out_dir)
 if smk.params.samples_from:
     import_sample_set(smk.params.samples_from, out_dir, field=f"baselines.{method}.samples_from")
 else:
-    baseline_sample_set(load_baseline(smk.input.model), method, cfg["num_videos"], cfg["num_frames"], cfg["seed"],
-                        out_dir)
+    baseline_sample_set(load_generator(smk.input.model, "baseline"), method, s["num_videos"], s["num_frames"],
+                        s["seed"], out_dir)

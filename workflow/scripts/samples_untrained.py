@@ -9,4 +9,5 @@ from lvg.sample_sets import untrained_sample_set
 snakemake_job(snakemake)  # noqa: F821
 smk = snakemake  # noqa: F821
 torch.set_num_threads(smk.threads)
-untrained_sample_set(dict(smk.config), Path(smk.output[0]).parent)
+p = smk.params
+untrained_sample_set(dict(p.lowres), dict(p.superres), p.samples, Path(p.out_dir))

@@ -3,5 +3,6 @@ from lvg.data.scenes import run_scenes
 from lvg.logs import snakemake_job
 
 snakemake_job(snakemake)  # noqa: F821
-o = snakemake.output  # noqa: F821
-run_scenes(snakemake.input.video, o.json, o.csv, snakemake.params.cfg, stats_csv=o.stats)  # noqa: F821
+smk = snakemake  # noqa: F821
+o = smk.output
+run_scenes(smk.input.video, o.json, o.csv, smk.params.scenes, stats_csv=o.stats)

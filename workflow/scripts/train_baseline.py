@@ -1,5 +1,4 @@
 # Thin wrapper: Snakemake rule train_baseline -> lvg.baselines.train.run_train_baseline (`lvg train <method>`).
-import copy
 from pathlib import Path
 
 from lvg.baselines.train import run_train_baseline
@@ -7,7 +6,5 @@ from lvg.logs import snakemake_job
 
 snakemake_job(snakemake)  # noqa: F821
 smk = snakemake  # noqa: F821
-cfg = copy.deepcopy(dict(smk.config))
-cfg["baselines"][smk.wildcards.baseline]["threads"] = smk.threads  # a schedule setting: never blocks a resume
-index = Path(smk.input.index)
-run_train_baseline(smk.wildcards.baseline, cfg, index.parent.parent, Path(smk.output.model).parent)
+section = dict(smk.params.section) | {"threads": smk.threads}  # a schedule setting: never blocks a resume
+run_train_baseline(smk.wildcards.baseline, section, Path(smk.params.dataset_dir), Path(smk.params.out_dir))

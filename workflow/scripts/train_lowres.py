@@ -1,16 +1,11 @@
-# Thin wrapper: Snakemake rule train_lowres -> lvg.train.lowres.run_train_lowres (also `lvg train lowres`).
-import copy
+# Thin wrapper: Snakemake rules train_lowres / train_lowres_ablation -> lvg.train.lowres.run_train_lowres
+# (also `lvg train lowres`). params.section is train_lowres, or its Table 2 variant, validated by the DAG.
 from pathlib import Path
 
 from lvg.logs import snakemake_job
-from lvg.train.lowres import ablation_override, run_train_lowres
+from lvg.train.lowres import run_train_lowres
 
 snakemake_job(snakemake)  # noqa: F821
 smk = snakemake  # noqa: F821
-cfg = copy.deepcopy(dict(smk.config))
-cfg["train_lowres"]["threads"] = smk.threads  # a schedule setting: never invalidates a resume
-variant = getattr(smk.wildcards, "variant", None)  # Table 2 ablation: seq<L> or fp<min>-<max>
-if variant is not None:
-    cfg["train_lowres"].update(ablation_override(variant))
-index = Path(smk.input.index)
-run_train_lowres(cfg, index.parent.parent, Path(smk.output.model).parent)
+section = dict(smk.params.section) | {"threads": smk.threads}  # a schedule setting: never blocks a resume
+run_train_lowres(section, Path(smk.params.dataset_dir), Path(smk.params.out_dir))

@@ -1,5 +1,4 @@
-# Thin wrapper: Snakemake rule train_superres -> lvg.train.superres.run_train_superres.
-import copy
+# Thin wrapper: Snakemake rule train_superres -> lvg.train.superres.run_train_superres (also `lvg train superres`).
 from pathlib import Path
 
 from lvg.logs import snakemake_job
@@ -7,6 +6,5 @@ from lvg.train.superres import run_train_superres
 
 snakemake_job(snakemake)  # noqa: F821
 smk = snakemake  # noqa: F821
-cfg = copy.deepcopy(dict(smk.config))
-cfg["train_superres"]["threads"] = smk.threads  # a schedule setting: never invalidates a resume
-run_train_superres(cfg, Path(smk.input.lr_index).parent.parent, Path(smk.output.model).parent)
+section = dict(smk.params.section) | {"threads": smk.threads}  # a schedule setting: never blocks a resume
+run_train_superres(section, Path(smk.params.dataset_dir), Path(smk.params.out_dir))

@@ -1,0 +1,74 @@
+"""Where every artifact lives: the one module that spells ``data/...``, ``results/...`` and ``paper_figures/``.
+
+Each location is a template in Snakemake's pattern syntax (wildcards in braces: ``dataset``, ``source``,
+``res`` = ``HHHHxWWWW``, ``part``, ``method``, ``baseline``, ``variant``, ``metric``). Rules use the templates
+as their ``input:``/``output:`` patterns; Python fills them with :func:`path`, optionally under a ``root``
+(a checkout, a test project). The contracts between phases (DESIGN.md) are these paths and nothing else.
+
+``results/extra/`` holds what only the ``paper_figures`` target builds (Table 2 models, long videos, the
+SR-on-real-LR control, report videos): building the extras never changes a Table 1 artifact.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# ---------------------------------------------------------------------------------------------- data
+MANIFEST = "data/manifests/{dataset}.yaml"
+RAW_DIR = "data/raw/{dataset}"
+RAW_VIDEO = RAW_DIR + "/{source}.mp4"
+RAW_PROVENANCE = RAW_DIR + "/{source}.provenance.json"
+RAW_TABLE = RAW_DIR + "/provenance.csv"
+SCENES_DIR = "data/scenes/{dataset}"
+SCENES_JSON = SCENES_DIR + "/{source}.json"
+SCENES_CSV = SCENES_DIR + "/{source}.scenes.csv"
+SCENES_STATS = SCENES_DIR + "/{source}.stats.csv"
+SCENES_ACCURACY = SCENES_DIR + "/accuracy.csv"
+CLIPS = "data/clips/{dataset}.csv"
+CLIPS_DROPPED = "data/clips/{dataset}.dropped.csv"
+PROCESSED_DIR = "data/processed/{dataset}"  # the dataset folder the readers take (holds one folder per res)
+PROCESSED_RES = PROCESSED_DIR + "/{res}"
+PROCESSED_INDEX = PROCESSED_RES + "/index.json"
+PROCESSED_SHARD = PROCESSED_RES + "/partition_{part}.zip"
+PROVENANCE = PROCESSED_DIR + "/provenance.csv"
+
+# ---------------------------------------------------------------------------------------------- models
+WEIGHTS = "G_ema.safetensors"  # a run folder's exported generator (+ G_ema.json), lvg.models
+MODEL_LOWRES = "results/models/lowres/{dataset}"
+MODEL_SUPERRES = "results/models/superres/{dataset}"
+MODEL_BASELINE = "results/models/baselines/{baseline}/{dataset}"
+MODEL_ABLATION = "results/extra/models/lowres_ablation/{dataset}/{variant}"
+
+# ---------------------------------------------------------------------------------------------- samples, metrics
+SAMPLES_ROOT, EXTRA_SAMPLES_ROOT = "results/samples", "results/extra/samples"
+METRICS_ROOT, EXTRA_METRICS_ROOT = "results/metrics", "results/extra/metrics"
+SAMPLES = "{samples_root}/{dataset}/{method}"  # index.json + videos (lvg.sample_sets)
+RECORD = "{metrics_root}/{dataset}/{method}/{metric}.json"  # one metric record (lvg.report.records)
+METRICS_CACHE = "{metrics_root}/cache/{dataset}"  # real FVD statistics (lvg.metrics.fvd)
+LONG_VIDEOS = "results/extra/long_videos/{dataset}/{method}"
+REPORT_VIDEOS = "results/extra/report_videos/{dataset}/{method}"
+
+# ---------------------------------------------------------------------------------------------- tables, figures
+TABLE = "results/{table}.{ext}"  # table1 / table2 as csv, md, tex
+FIGURE = "paper_figures/{name}.{ext}"  # png, pdf
+
+
+def path(template: str, root: str | Path | None = None, **wildcards: object) -> Path:
+    """``template`` with its wildcards filled (``SAMPLES`` needs ``samples_root`` too), under ``root``."""
+    p = Path(template.format(**wildcards))
+    return Path(root) / p if root is not None else p
+
+
+def samples(dataset: str, method: str, extra: bool = False) -> str:
+    """A sample set's folder (``results/samples/...``, or ``results/extra/samples/...`` for the extras)."""
+    return SAMPLES.format(samples_root=EXTRA_SAMPLES_ROOT if extra else SAMPLES_ROOT, dataset=dataset,
+                          method=method)
+
+
+def record(dataset: str, method: str, metric: str, metrics_root: str | Path = METRICS_ROOT) -> str:
+    """A metric record (``metric`` = ``fvd16``, ``fvd128``, ``color_similarity``, ``fvd_stats``)."""
+    return RECORD.format(metrics_root=metrics_root, dataset=dataset, method=method, metric=metric)
+
+
+def metrics_cache(dataset: str, metrics_root: str | Path = METRICS_ROOT) -> str:
+    return METRICS_CACHE.format(metrics_root=metrics_root, dataset=dataset)
