@@ -149,31 +149,16 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """Train in this process, or under torchrun with --nproc > 1 (the same entry point either way)."""
+    """Train in this process, under a local torchrun (--nproc N), or across the Slurm job it runs in
+    (srun + torchrun): lvg.train.launch decides, the same entry point either way."""
     from lvg.train.__main__ import BASELINES
+    from lvg.train.launch import train
 
     default = f"results/models/baselines/{args.model}" if args.model in BASELINES else f"results/models/{args.model}"
     out = Path(args.out or f"{default}/{args.dataset}")
     dataset_dir = Path("data/processed") / args.dataset
-    if args.nproc > 1:
-        import subprocess
-
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.nproc}",
-               "-m", "lvg.train", args.model, "--dataset", str(dataset_dir), "--out", str(out)]
-        for f in args.configfile or ["params.yaml"]:
-            cmd += ["--config", str(f)]
-        return subprocess.call(cmd + (["--no-resume"] if args.no_resume else []))
     cfg = load_config(*args.configfile)
-    if args.model in BASELINES:
-        from lvg.baselines.train import run_train_baseline
-
-        path = run_train_baseline(args.model, cfg, dataset_dir, out, resume=not args.no_resume)
-    else:
-        if args.model == "lowres":
-            from lvg.train.lowres import run_train_lowres as run
-        else:
-            from lvg.train.superres import run_train_superres as run
-        path = run(cfg, dataset_dir, out, resume=not args.no_resume)
+    path = train(args.model, cfg, dataset_dir, out, resume=not args.no_resume, nproc=args.nproc)
     print(f"wrote {path}")
     return 0
 
@@ -244,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "from its last checkpoint")
     s.add_argument("model", choices=MODELS, help="which network to train (lowres, superres or a baseline)")
     s.add_argument("--out", help="run directory (default: results/models/[baselines/]<model>/<dataset>)")
-    s.add_argument("--nproc", type=int, default=1, help="processes (GPUs) via torchrun; gloo on CPU")
+    s.add_argument("--nproc", type=int, default=1, help="processes (GPUs) via a local torchrun; gloo on CPU "
+                   "(inside a Slurm job: default = the job's tasks, via srun + torchrun)")
     s.add_argument("--no-resume", action="store_true", help="refuse to continue existing checkpoints")
     s.set_defaults(func=cmd_train)
 

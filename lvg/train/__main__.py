@@ -29,18 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-resume", action="store_true", help="fail if checkpoints already exist")
     args = parser.parse_args(argv)
     setup_logging()
-    from lvg.baselines.train import run_train_baseline
     from lvg.train import distributed
-    from lvg.train.lowres import run_train_lowres
-    from lvg.train.superres import run_train_superres
+    from lvg.train.launch import run_phase
 
     try:
         cfg = load_config(*args.config)
-        if args.phase in BASELINES:
-            path = run_train_baseline(args.phase, cfg, args.dataset, args.out, resume=not args.no_resume)
-        else:
-            run = run_train_lowres if args.phase == "lowres" else run_train_superres
-            path = run(cfg, args.dataset, args.out, resume=not args.no_resume)
+        path = run_phase(args.phase, cfg, args.dataset, args.out, resume=not args.no_resume)
         if distributed.is_main_process():
             print(path)
     except LvgError as e:

@@ -2,12 +2,12 @@
 import copy
 from pathlib import Path
 
-from lvg.baselines.train import run_train_baseline
 from lvg.logs import snakemake_job
+from lvg.train.launch import train
 
 snakemake_job(snakemake)  # noqa: F821
 smk = snakemake  # noqa: F821
 cfg = copy.deepcopy(dict(smk.config))
 cfg["baselines"][smk.wildcards.baseline]["threads"] = smk.threads  # a schedule setting: never blocks a resume
 index = Path(smk.input.index)
-run_train_baseline(smk.wildcards.baseline, cfg, index.parent.parent, Path(smk.output.model).parent)
+train(smk.wildcards.baseline, cfg, index.parent.parent, Path(smk.output.model).parent)  # every rank of its job

@@ -3,7 +3,8 @@ import copy
 from pathlib import Path
 
 from lvg.logs import snakemake_job
-from lvg.train.lowres import ablation_override, run_train_lowres
+from lvg.train.launch import train
+from lvg.train.lowres import ablation_override
 
 snakemake_job(snakemake)  # noqa: F821
 smk = snakemake  # noqa: F821
@@ -13,4 +14,4 @@ variant = getattr(smk.wildcards, "variant", None)  # Table 2 ablation: seq<L> or
 if variant is not None:
     cfg["train_lowres"].update(ablation_override(variant))
 index = Path(smk.input.index)
-run_train_lowres(cfg, index.parent.parent, Path(smk.output.model).parent)
+train("lowres", cfg, index.parent.parent, Path(smk.output.model).parent)  # every rank of its (Slurm) job

@@ -3,10 +3,10 @@ import copy
 from pathlib import Path
 
 from lvg.logs import snakemake_job
-from lvg.train.superres import run_train_superres
+from lvg.train.launch import train
 
 snakemake_job(snakemake)  # noqa: F821
 smk = snakemake  # noqa: F821
 cfg = copy.deepcopy(dict(smk.config))
 cfg["train_superres"]["threads"] = smk.threads  # a schedule setting: never invalidates a resume
-run_train_superres(cfg, Path(smk.input.lr_index).parent.parent, Path(smk.output.model).parent)
+train("superres", cfg, Path(smk.input.lr_index).parent.parent, Path(smk.output.model).parent)  # every rank
