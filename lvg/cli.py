@@ -16,7 +16,7 @@ import yaml
 
 from lvg import __version__
 from lvg import layout as L
-from lvg.config import load_config, parse_resolution, resolution_dir
+from lvg.config import load_config, parse_resolution, resolution_dir, section_of
 from lvg.errors import LvgError
 from lvg.logs import setup_logging
 
@@ -158,20 +158,14 @@ def _model_dir(model: str, dataset: str) -> Path:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """Train in this process, or under torchrun with --nproc > 1 (the same entry point either way)."""
-    from lvg.train.__main__ import run_phase
+    """Train in this process, under a local torchrun (--nproc N), or across the Slurm job it runs in
+    (srun + torchrun): lvg.train.launch decides, the same entry point either way."""
+    from lvg.train.launch import section_path, train
 
     out = Path(args.out) if args.out else _model_dir(args.model, args.dataset)
     dataset_dir = L.path(L.PROCESSED_DIR, dataset=args.dataset)
-    if args.nproc > 1:
-        import subprocess
-
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.nproc}",
-               "-m", "lvg.train", args.model, "--dataset", str(dataset_dir), "--out", str(out)]
-        for f in args.configfile or ["params.yaml"]:
-            cmd += ["--config", str(f)]
-        return subprocess.call(cmd + (["--no-resume"] if args.no_resume else []))
-    path = run_phase(args.model, load_config(*args.configfile), dataset_dir, out, resume=not args.no_resume)
+    section = section_of(load_config(*args.configfile), section_path(args.model))
+    path = train(args.model, section, dataset_dir, out, resume=not args.no_resume, nproc=args.nproc)
     print(f"wrote {path}")
     return 0
 
@@ -293,7 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "from its last checkpoint")
     s.add_argument("model", choices=MODELS, help="which network to train (lowres, superres or a baseline)")
     s.add_argument("--out", help="run directory (default: results/models/[baselines/]<model>/<dataset>)")
-    s.add_argument("--nproc", type=int, default=1, help="processes (GPUs) via torchrun; gloo on CPU")
+    s.add_argument("--nproc", type=int, default=1, help="processes (GPUs) via a local torchrun; gloo on CPU "
+                   "(inside a Slurm job: default = the job's tasks, via srun + torchrun)")
     s.add_argument("--no-resume", action="store_true", help="refuse to continue existing checkpoints")
     s.set_defaults(func=cmd_train)
 

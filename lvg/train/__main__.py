@@ -1,8 +1,11 @@
-"""``python -m lvg.train lowres --config CFG.yaml [...] --dataset DIR --out DIR``: a training phase.
+"""``python -m lvg.train lowres (--section FILE | --config CFG.yaml ...) --dataset DIR --out DIR``: a training
+phase.
 
-Exists so that ``torchrun --nproc_per_node N -m lvg.train lowres ...`` starts N processes of the same
-entry point that Snakemake and ``lvg train`` call. Config files are merged left to right (like
-``load_config``); input errors print one line and exit with status 2.
+Exists so that ``torchrun --nproc_per_node N -m lvg.train lowres ...`` (started by :mod:`lvg.train.launch`,
+locally or across a Slurm job) runs N processes of the same entry point that Snakemake and ``lvg train`` call.
+``--section`` reads the phase's config section from a YAML file (what the launcher writes); ``--config`` files
+are merged left to right (like ``load_config``) and the phase's section is cut out of the result. Input
+errors print one line and exit with status 2.
 """
 
 from __future__ import annotations
@@ -10,45 +13,48 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+
+import yaml
 
 from lvg.baselines import METHODS as BASELINES
 from lvg.config import load_config, section_of
-from lvg.errors import LvgError
+from lvg.errors import InputError, LvgError
 from lvg.logs import setup_logging
 
 MODELS = ["lowres", "superres", *BASELINES]
 
 
-def run_phase(model: str, config: dict[str, Any], dataset_dir: Path, out: Path, resume: bool = True) -> Path:
-    """Train ``model`` with its section of the validated ``config`` (the CLI's and torchrun's path)."""
-    if model in BASELINES:
-        from lvg.baselines.train import run_train_baseline
+def _section(args: argparse.Namespace) -> dict:
+    from lvg.train.launch import section_path
 
-        return run_train_baseline(model, section_of(config, f"baselines.{model}"), dataset_dir, out, resume)
-    if model == "lowres":
-        from lvg.train.lowres import run_train_lowres
-
-        return run_train_lowres(section_of(config, "train_lowres"), dataset_dir, out, resume)
-    from lvg.train.superres import run_train_superres
-
-    return run_train_superres(section_of(config, "train_superres"), dataset_dir, out, resume)
+    if args.section is None:
+        return section_of(load_config(*args.config), section_path(args.phase))
+    try:
+        section = yaml.safe_load(Path(args.section).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise InputError(args.section, f"cannot read the config section: {e}") from None
+    if not isinstance(section, dict):
+        raise InputError(args.section, "a config section must be a mapping of keys to values")
+    return section
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lvg.train", description=__doc__.splitlines()[0])
     parser.add_argument("phase", choices=MODELS)
+    parser.add_argument("--section", help="YAML file holding the phase's config section (what the launcher "
+                        "writes)")
     parser.add_argument("--config", action="append", default=[], help="config YAML (repeatable; default "
-                        "params.yaml)")
+                        "params.yaml); ignored with --section")
     parser.add_argument("--dataset", required=True, type=Path, help="dataset dir holding HHHHxWWWW/ folders")
     parser.add_argument("--out", required=True, type=Path, help="run directory")
     parser.add_argument("--no-resume", action="store_true", help="fail if checkpoints already exist")
     args = parser.parse_args(argv)
     setup_logging()
     from lvg.train import distributed
+    from lvg.train.launch import run_phase
 
     try:
-        path = run_phase(args.phase, load_config(*args.config), args.dataset, args.out, not args.no_resume)
+        path = run_phase(args.phase, _section(args), args.dataset, args.out, resume=not args.no_resume)
         if distributed.is_main_process():
             print(path)
     except LvgError as e:

@@ -1,10 +1,11 @@
-# Thin wrapper: Snakemake rule train_superres -> lvg.train.superres.run_train_superres (also `lvg train superres`).
+# Thin wrapper: Snakemake rule train_superres -> lvg.train.launch.train (also `lvg train superres`): every rank of
+# its (Slurm) job.
 from pathlib import Path
 
 from lvg.logs import snakemake_job
-from lvg.train.superres import run_train_superres
+from lvg.train.launch import train
 
 snakemake_job(snakemake)  # noqa: F821
 smk = snakemake  # noqa: F821
 section = dict(smk.params.section) | {"threads": smk.threads}  # a schedule setting: never blocks a resume
-run_train_superres(section, Path(smk.params.dataset_dir), Path(smk.params.out_dir))
+train("superres", section, Path(smk.params.dataset_dir), Path(smk.params.out_dir))
