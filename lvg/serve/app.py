@@ -50,7 +50,7 @@ import numpy as np
 from aiohttp import web
 
 from lvg.serve.sources import ClipCancelled, FrameModel, LvgError, clip_name, write_clip
-from lvg.serve.store import FOREGROUND, PREFETCH, ChunkStore
+from lvg.serve.store import FOREGROUND, LOOKAHEAD, PREFETCH, ChunkStore
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +148,7 @@ class Counters:
     segments: int = 0
     frames_sent: int = 0
     clips: int = 0
+    clips_active: int = 0  # clip writers running now
     clips_cancelled: int = 0
     client_errors: int = 0
     server_errors: int = 0
@@ -275,7 +276,7 @@ class Viewer:
         for k in model.chunks_of(stop, end):
             key = model.chunk_key(seed, k)
             if key not in self.store:
-                self.store.submit(key, lambda k=k: model.compute_chunk(seed, k, self.store.get), PREFETCH)
+                self.store.submit(key, lambda k=k: model.timed_chunk(seed, k, self.store.get), PREFETCH)
 
     def _sheet(self, model: FrameModel, seed: int, start: int, count: int) -> bytes:
         frames = model.frames(seed, start, start + count, self.store.get)
@@ -297,15 +298,23 @@ class Viewer:
                        for n, m in self.models.items()]})
 
     async def segment(self, request: web.Request) -> web.Response:
-        """``count`` frames from ``start`` as one PNG sheet (``SHEET_COLS`` frames per row)."""
+        """``count`` frames from ``start`` as one PNG sheet (``SHEET_COLS`` frames per row).
+
+        ``priority=1`` marks a look-ahead request: computed after every viewer's current frames. Asking
+        again with ``priority=0`` (the frame is now due) moves the queued job forward.
+        """
         model, seed = self._model(request), self._seed(request)
         start = self._int(request, "start")
         count = self._int(request, "count", self.cfg.segment)
         if not 1 <= count <= self.cfg.max_segment:
             raise ParamError(400, "count", f"count must be 1..{self.cfg.max_segment}, got {count}")
+        priority = self._int(request, "priority", FOREGROUND)
+        if priority not in (FOREGROUND, LOOKAHEAD):
+            raise ParamError(400, "priority", f"priority must be {FOREGROUND} (needed now) or {LOOKAHEAD} (ahead "
+                                              f"of the playhead), got {priority}")
         self._span(model, "start", start, start + count)
         key = ("png", model.name, seed, start, count)
-        fut = self.store.submit(key, lambda: self._sheet(model, seed, start, count), FOREGROUND)
+        fut = self.store.submit(key, lambda: self._sheet(model, seed, start, count), priority)
         assert fut is not None
         body = await self._await(fut)
         self._prefetch(model, seed, start, start + count)
@@ -343,12 +352,12 @@ class Viewer:
         work = self.tmp / uuid.uuid4().hex
         path = work / name
         cancel = threading.Event()
-        fut = self.clip_pool.submit(write_clip, model, seed, a, b, path, self.store.get, crf, cancel.is_set)
+        fut = self.clip_pool.submit(self._write_clip, model, seed, a, b, path, crf, cancel.is_set)
         try:
             try:
                 await self._await(fut)
             except ClipCancelled:
-                raise ParamError(503, None, "clip cancelled: the server is shutting down") from None
+                raise ParamError(503, None, "clip cancelled") from None
             self.counters.clips += 1
             resp = web.StreamResponse(headers={"Content-Type": "video/mp4",
                                                "Content-Disposition": f'attachment; filename="{name}"',
@@ -367,6 +376,16 @@ class Viewer:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
+    def _write_clip(self, model: FrameModel, seed: int, a: int, b: int, path: Path, crf: int | None,
+                    cancelled: Callable[[], bool]) -> dict[str, Any]:
+        if cancelled():  # the client left while the clip waited for the writer
+            raise ClipCancelled(f"clip [{a}, {b}) of {model.name} cancelled before it started")
+        self.counters.clips_active += 1
+        try:
+            return write_clip(model, seed, a, b, path, self.store.get, crf, cancelled)
+        finally:
+            self.counters.clips_active -= 1
+
     async def stats(self, request: web.Request) -> web.Response:
         s = self.store
         return web.json_response({
@@ -374,6 +393,9 @@ class Viewer:
             "cache": {"bytes": s.bytes, "budget": s.budget, "entries": len(s), "queued": s.queued(),
                       **asdict(s.stats)},
             "counters": asdict(self.counters), "uptime_s": round(time.time() - self.started, 1),
+            "clip_temp_files": sum(1 for p in self.tmp.rglob("*") if p.is_file()),
+            "models": {n: {k: v for k, v in m.describe().items() if k.startswith("generat")}
+                       for n, m in self.models.items()},
             "workers": self.cfg.workers, "threads": self.cfg.threads})
 
     # ------------------------------------------------------------------------------------------ app

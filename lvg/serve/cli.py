@@ -70,14 +70,18 @@ def run_cli(args: argparse.Namespace) -> int:
 
     def ready(url: str, plan: dict) -> None:
         mb = 2**20
-        print(f"lvg serve: {url} ({', '.join(models)}; pid {os.getpid()})", flush=True)
         print(f"lvg serve: memory budget {plan['budget'] / mb:.0f} MB = {plan['resident_after_warm_up'] / mb:.0f} "
               f"MB models and runtime + {plan['threads']} x {plan['transient_per_thread'] / mb:.0f} MB generation "
               f"+ {plan['slack'] / mb:.0f} MB slack + {plan['cache'] / mb:.0f} MB frame cache", flush=True)
         if args.host in ("127.0.0.1", "localhost", "::1"):
             port = url.rstrip("/").rsplit(":", 1)[1]
             print(f"lvg serve: this machine only; from elsewhere use an SSH tunnel (ssh -L {port}:127.0.0.1:{port} "
-                  "HOST, then open the URL above) or --host 0.0.0.0 to expose it (no authentication)", flush=True)
+                  "HOST, then open the URL below) or --host 0.0.0.0 to expose it (no authentication)", flush=True)
+        else:
+            print(f"lvg serve: listening on {args.host}: anyone who can reach this port can use it (no "
+                  "authentication); the default --host 127.0.0.1 keeps it to this machine", flush=True)
+        # last, so that whoever waits for this line has read the others
+        print(f"lvg serve: {url} ({', '.join(models)}; pid {os.getpid()})", flush=True)
 
     serve(models, cfg, args.host, args.port, ready)
     return 0

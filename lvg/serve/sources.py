@@ -24,8 +24,10 @@ which caches by bytes and makes sure one chunk is computed once at a time.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +106,7 @@ class FrameModel:
     height: int = 0
     width: int = 0
     suffix: str = ""  # clip file suffix as lvg generate names it (lres / sres), "" for baselines
+    generated: list = field(default_factory=lambda: [0, 0.0])  # frames computed, seconds spent (incl. inputs)
 
     @property
     def mechanism(self) -> str:
@@ -129,7 +132,17 @@ class FrameModel:
 
     def chunk_u8(self, seed: int, k: int, fetch: Fetch) -> np.ndarray:
         """Chunk ``k`` through the shared store."""
-        return fetch(self.chunk_key(seed, k), lambda: self.compute_chunk(seed, k, fetch))
+        return fetch(self.chunk_key(seed, k), lambda: self.timed_chunk(seed, k, fetch))
+
+    def timed_chunk(self, seed: int, k: int, fetch: Fetch) -> np.ndarray:
+        """:meth:`compute_chunk`, counted in ``generated`` (frames, seconds: what /api/stats reports as the
+        generation rate each model achieves on this machine)."""
+        t = time.perf_counter()
+        x = self.compute_chunk(seed, k, fetch)
+        with _STATS_LOCK:
+            self.generated[0] += self.chunk
+            self.generated[1] += time.perf_counter() - t
+        return x
 
     def frames(self, seed: int, start: int, stop: int, fetch: Fetch) -> np.ndarray:
         """uint8 frames ``[start, stop)`` ``[T, H, W, 3]`` (a new array), cut from the aligned chunks."""
@@ -153,7 +166,9 @@ class FrameModel:
         self.height, self.width = int(x.shape[1]), int(x.shape[2])
 
     def describe(self) -> dict[str, Any]:
+        frames, seconds = self.generated
         return {"name": self.name, "kind": self.kind, "chunk": self.chunk, "height": self.height,
+                "generated_frames": frames, "generation_fps": round(frames / seconds, 1) if seconds else None,
                 "width": self.width, "horizon": self.horizon, "mechanism": self.mechanism,
                 "source": self.source, "id": self.ident,
                 "clip_matches": "lvg generate" if self.suffix else None}
@@ -229,6 +244,9 @@ def _json_model(path: Path) -> str | None:
             except (ValueError, AttributeError):
                 return None
     return None
+
+
+_STATS_LOCK = threading.Lock()
 
 
 def _load_extra(name: str, path: Path, lr_grid: int, baseline_chunk: int,

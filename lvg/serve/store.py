@@ -9,9 +9,11 @@ Why this shape:
   not grow with the number of viewers or the length of the video.
 * A chunk is computed **once at a time**: a request for a chunk that is queued or being computed waits for
   that job instead of starting another (in-flight de-duplication).
-* Requests have priorities: what a viewer is waiting for (0) goes before ahead-of-playhead prefetch (1).
-  Prefetch is bounded (``max_prefetch`` queued jobs; more are dropped, not queued), so it never crowds out
-  real requests or floods the cache.
+* Requests have priorities: what a viewer is waiting for (``FOREGROUND``) goes before what a viewer asked
+  for ahead of its playhead (``LOOKAHEAD``), which goes before the server's own guesses (``PREFETCH``). A
+  request for a queued key at a more urgent priority raises that job's priority. Server prefetch is bounded
+  (``max_prefetch`` queued jobs; more are dropped, not queued), so it never crowds out requests or floods
+  the cache.
 * Work is nested (an HR chunk needs LR chunks; an encoded segment needs frame chunks): :meth:`get` called
   from inside a job computes what it needs inline, or *takes over* a queued job for that key, and only waits
   for jobs that another thread is already running. Dependencies are acyclic, so this cannot deadlock even
@@ -34,7 +36,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-FOREGROUND, PREFETCH = 0, 1
+FOREGROUND, LOOKAHEAD, PREFETCH = 0, 1, 2  # a viewer waits for it / a viewer will need it / the server guesses
 
 
 def nbytes_of(value: Any) -> int:

@@ -85,30 +85,48 @@ class Panel {
     return !!e && (e.state === "ready" || e.state === "error");
   }
 
-  request(seed, start) {
+  // urgent: the playhead needs it now (priority 0); else a look-ahead request (priority 1), which is sent
+  // again as urgent if it is still on its way when the playhead reaches it
+  request(seed, start, urgent) {
     const key = this.key(seed, start);
-    if (this.cache.has(key) || this.inflight >= MAX_INFLIGHT) return;
-    const e = { state: "loading", bitmap: null, cols: 1, error: null };
+    const known = this.cache.get(key);
+    if (known) {
+      if (urgent && known.state === "loading" && !known.urgent) {
+        known.urgent = true;
+        this.load(known, seed, start, 0);
+      }
+      return;
+    }
+    if (this.inflight >= MAX_INFLIGHT) return;
+    const e = { state: "loading", bitmap: null, cols: 1, error: null, urgent };
     this.cache.set(key, e);
     this.inflight++;
-    const url = `/api/segment?model=${encodeURIComponent(this.name)}&seed=${seed}&start=${start}&count=${this.seg}`;
-    fetch(url).then(async (r) => {
+    this.load(e, seed, start, urgent ? 0 : 1).finally(() => {
+      this.inflight--;
+      this.trim(seed);
+    });
+  }
+
+  // fetch and decode one sheet into entry e (the first answer wins when a request was bumped)
+  load(e, seed, start, priority) {
+    const url = `/api/segment?model=${encodeURIComponent(this.name)}&seed=${seed}&start=${start}` +
+      `&count=${this.seg}&priority=${priority}`;
+    return fetch(url).then(async (r) => {
       if (!r.ok) {
         let msg = `${r.status} ${r.statusText}`;
         try { msg = (await r.json()).error || msg; } catch (_) { /* not JSON */ }
         throw new Error(msg);
       }
-      e.cols = Number(r.headers.get("X-Lvg-Cols")) || 1;
+      const cols = Number(r.headers.get("X-Lvg-Cols")) || 1;
       const blob = await r.blob();
       // no colour management, no premultiplication: the bitmap keeps the PNG's exact RGB values
-      e.bitmap = await createImageBitmap(blob, { colorSpaceConversion: "none", premultiplyAlpha: "none" });
-      e.state = "ready";
+      const bitmap = await createImageBitmap(blob, { colorSpaceConversion: "none", premultiplyAlpha: "none" });
+      if (e.state !== "loading") { bitmap.close(); return; }
+      Object.assign(e, { cols, bitmap, state: "ready" });
     }).catch((err) => {
+      if (e.state !== "loading") return;
       e.state = "error";
       e.error = String(err.message || err);
-    }).finally(() => {
-      this.inflight--;
-      this.trim(seed);
     });
   }
 
@@ -125,13 +143,13 @@ class Panel {
     }
   }
 
-  // ask for the segments covering [t, t + ahead * seg)
+  // ask for the segment of frame t (urgent) and the `ahead` segments after it (look-ahead)
   prefetch(seed, t, ahead) {
     const first = this.segStart(t);
     for (let i = 0; i <= ahead; i++) {
       const start = first + i * this.seg;
       if (start > player.info.max_frame) break;
-      this.request(seed, start);
+      this.request(seed, start, i === 0);
     }
   }
 
@@ -430,7 +448,7 @@ async function start() {
 // hooks for scripts and tests (Playwright reads them with page.evaluate)
 window.lvg = {
   player, play, pause, seek, stats,
-  drawn: () => Object.fromEntries(player.panels.map((p) => [p.name, p.drawn])),
+  drawn: () => Object.fromEntries(visiblePanels().map((p) => [p.name, p.drawn])),
   pixels: (name) => {
     const p = player.panels.find((q) => q.name === name);
     return Array.from(p.ctx.getImageData(0, 0, p.canvas.width, p.canvas.height).data);
