@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import re
 import shutil
@@ -77,18 +78,13 @@ class ServeConfig:
     threads: int = 1  # torch intra-op threads
 
 
-class ParamError(web.HTTPException):
-    """An HTTP error whose JSON body names the bad parameter."""
+class HttpError(web.HTTPException):
+    """An HTTP error with a JSON body ``{"error": message, "param": name}`` (``param`` names the bad query
+    parameter, or is null): clients and people both see what was wrong."""
 
     def __init__(self, status: int, param: str | None, message: str) -> None:
         self.status_code = status
-        super().__init__(text=_json({"error": message, "param": param}), content_type="application/json")
-
-
-def _json(doc: Any) -> str:
-    import json
-
-    return json.dumps(doc)
+        super().__init__(text=json.dumps({"error": message, "param": param}), content_type="application/json")
 
 
 # ============================================================================================ memory
@@ -228,35 +224,35 @@ class Viewer:
         raw = request.query.get(name)
         if raw is None:
             if default is None:
-                raise ParamError(400, name, f"missing parameter {name!r}")
+                raise HttpError(400, name, f"missing parameter {name!r}")
             return default
         if not _INT.match(raw.strip()):
-            raise ParamError(400, name, f"{name} must be an integer, got {raw!r}")
+            raise HttpError(400, name, f"{name} must be an integer, got {raw!r}")
         return int(raw)
 
     def _model(self, request: web.Request) -> FrameModel:
         name = request.query.get("model")
         if not name:
-            raise ParamError(400, "model", "missing parameter 'model'")
+            raise HttpError(400, "model", "missing parameter 'model'")
         if name not in self.models:
-            raise ParamError(404, "model", f"unknown model {name!r} (served: {', '.join(self.models)})")
+            raise HttpError(404, "model", f"unknown model {name!r} (served: {', '.join(self.models)})")
         return self.models[name]
 
     def _seed(self, request: web.Request) -> int:
         seed = self._int(request, "seed")
         lo, hi = self.cfg.seeds
         if not lo <= seed <= hi:
-            raise ParamError(404, "seed", f"unknown seed {seed}: this server serves seeds {lo}..{hi} "
+            raise HttpError(404, "seed", f"unknown seed {seed}: this server serves seeds {lo}..{hi} "
                                           f"(--seeds)")
         return seed
 
     def _span(self, model: FrameModel, param: str, start: int, stop: int) -> None:
         """Frames ``[start, stop)`` must be served by ``model``; else a 400 naming ``param``."""
         if start < 0 or stop - 1 > self.cfg.max_frame:
-            raise ParamError(400, param, f"{param} out of range: frames {start}..{stop - 1} requested, this "
+            raise HttpError(400, param, f"{param} out of range: frames {start}..{stop - 1} requested, this "
                                          f"server serves frame indices 0..{self.cfg.max_frame}")
         if model.horizon is not None and stop > model.horizon:
-            raise ParamError(400, param, f"{param} out of range for {model.name}: served only below frame "
+            raise HttpError(400, param, f"{param} out of range for {model.name}: served only below frame "
                                          f"{model.horizon} (--sequential-horizon) because {model.why_horizon}; "
                                          f"frames {start}..{stop - 1} requested")
 
@@ -307,10 +303,10 @@ class Viewer:
         start = self._int(request, "start")
         count = self._int(request, "count", self.cfg.segment)
         if not 1 <= count <= self.cfg.max_segment:
-            raise ParamError(400, "count", f"count must be 1..{self.cfg.max_segment}, got {count}")
+            raise HttpError(400, "count", f"count must be 1..{self.cfg.max_segment}, got {count}")
         priority = self._int(request, "priority", FOREGROUND)
         if priority not in (FOREGROUND, LOOKAHEAD):
-            raise ParamError(400, "priority", f"priority must be {FOREGROUND} (needed now) or {LOOKAHEAD} (ahead "
+            raise HttpError(400, "priority", f"priority must be {FOREGROUND} (needed now) or {LOOKAHEAD} (ahead "
                                               f"of the playhead), got {priority}")
         self._span(model, "start", start, start + count)
         key = ("png", model.name, seed, start, count)
@@ -342,11 +338,11 @@ class Viewer:
         a, b = self._int(request, "a"), self._int(request, "b")
         crf = self._int(request, "crf") if "crf" in request.query else None
         if crf is not None and not 0 <= crf <= 51:
-            raise ParamError(400, "crf", f"crf must be 0..51 (x264; 0 = lossless), got {crf}")
+            raise HttpError(400, "crf", f"crf must be 0..51 (x264; 0 = lossless), got {crf}")
         if b <= a:
-            raise ParamError(400, "b", f"b must be greater than a, got a={a}, b={b}")
+            raise HttpError(400, "b", f"b must be greater than a, got a={a}, b={b}")
         if b - a > self.cfg.max_clip:
-            raise ParamError(400, "b", f"clip too long: {b - a} frames, at most {self.cfg.max_clip} (--max-clip)")
+            raise HttpError(400, "b", f"clip too long: {b - a} frames, at most {self.cfg.max_clip} (--max-clip)")
         self._span(model, "a", a, b)
         name = clip_name(model, seed, a, b)
         work = self.tmp / uuid.uuid4().hex
@@ -357,7 +353,7 @@ class Viewer:
             try:
                 await self._await(fut)
             except ClipCancelled:
-                raise ParamError(503, None, "clip cancelled") from None
+                raise HttpError(503, None, "clip cancelled") from None
             self.counters.clips += 1
             resp = web.StreamResponse(headers={"Content-Type": "video/mp4",
                                                "Content-Disposition": f'attachment; filename="{name}"',
@@ -368,10 +364,9 @@ class Viewer:
                     await resp.write(piece)
             await resp.write_eof()
             return resp
-        except (asyncio.CancelledError, ConnectionResetError):
+        except (asyncio.CancelledError, ConnectionResetError):  # the client went away (counted by the middleware)
             cancel.set()
             self.counters.clips_cancelled += 1
-            self.counters.disconnects += 1
             raise
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -406,13 +401,13 @@ class Viewer:
         self.counters.requests += 1
         try:
             return await handler(request)
-        except ParamError:
+        except HttpError:
             self.counters.client_errors += 1
             raise
         except web.HTTPException as e:
             if e.status >= 400:
                 self.counters.client_errors += 1
-                raise ParamError(e.status, None, f"{e.reason}: {request.path}") from None
+                raise HttpError(e.status, None, f"{e.reason}: {request.path}") from None
             raise
         except (asyncio.CancelledError, ConnectionResetError):
             self.counters.disconnects += 1
@@ -420,7 +415,7 @@ class Viewer:
         except Exception as e:  # a bug or a failed generation: report it, keep serving
             self.counters.server_errors += 1
             log.exception("%s %s failed", request.method, request.path_qs)
-            raise ParamError(500, None, f"internal error: {type(e).__name__}: {e}") from None
+            raise HttpError(500, None, f"internal error: {type(e).__name__}: {e}") from None
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self.errors])

@@ -230,6 +230,7 @@ class ChunkStore:
                 if job.state != "queued" or priority != job.priority:
                     continue  # taken over by get(), or a stale entry of a job whose priority was raised
                 job.state = "running"
+            log.debug("job %s (priority %d) starts", job.key, job.priority)
             self._run(job)
 
     def clear(self) -> None:

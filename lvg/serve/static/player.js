@@ -12,6 +12,7 @@ const $ = (id) => document.getElementById(id);
 const AHEAD_SEGMENTS = 3;      // segments requested past the playhead while playing
 const MAX_INFLIGHT = 2;        // concurrent segment requests per panel
 const KEEP_SEGMENTS = 12;      // decoded sheets kept per panel (the others are closed)
+const RETRY_MS = 3000;         // a segment that failed on the server's side is asked for again after this
 
 const player = {
   info: null,
@@ -89,7 +90,11 @@ class Panel {
   // again as urgent if it is still on its way when the playhead reaches it
   request(seed, start, urgent) {
     const key = this.key(seed, start);
-    const known = this.cache.get(key);
+    let known = this.cache.get(key);
+    if (known && known.state === "error" && known.retry && performance.now() - known.at > RETRY_MS) {
+      this.cache.delete(key);  // a server or network failure: ask again (a 4xx answer is final)
+      known = undefined;
+    }
     if (known) {
       if (urgent && known.state === "loading" && !known.urgent) {
         known.urgent = true;
@@ -115,7 +120,9 @@ class Panel {
       if (!r.ok) {
         let msg = `${r.status} ${r.statusText}`;
         try { msg = (await r.json()).error || msg; } catch (_) { /* not JSON */ }
-        throw new Error(msg);
+        const err = new Error(msg);
+        err.final = r.status < 500;
+        throw err;
       }
       const cols = Number(r.headers.get("X-Lvg-Cols")) || 1;
       const blob = await r.blob();
@@ -125,8 +132,8 @@ class Panel {
       Object.assign(e, { cols, bitmap, state: "ready" });
     }).catch((err) => {
       if (e.state !== "loading") return;
-      e.state = "error";
-      e.error = String(err.message || err);
+      Object.assign(e, { state: "error", error: String(err.message || err), retry: !err.final,
+                         at: performance.now() });
     });
   }
 
