@@ -316,6 +316,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(s)
     s.set_defaults(func=run_cli)
+
+    s = sub.add_parser("serve", help="watch and scrub endless generated videos in the browser: any seed, any "
+                       "frame index, several models side by side (a local web server)")
+    from lvg.serve import add_arguments as serve_arguments
+    from lvg.serve import run_cli as serve_cli
+
+    serve_arguments(s)
+    s.set_defaults(func=serve_cli)
     return p
 
 
