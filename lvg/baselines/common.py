@@ -30,7 +30,7 @@ from lvg.data.reader import VideoDataset
 from lvg.errors import InputError
 from lvg.models import save_generator
 from lvg.train.distributed import DistInfo
-from lvg.train.gan import GANAlgorithm
+from lvg.train.gan import GANAlgorithm, seeded
 from lvg.train.loop import video_grid
 from lvg.train.section import TrainSection
 
@@ -102,9 +102,7 @@ def build_networks(tc: BaselineTrainConfig, method: str, configs: Callable[[], t
         g, d = configs()
     except (TypeError, ValueError) as e:
         raise InputError("config", f"{SECTION}.{method}: {e}") from None
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(tc.seed)
-        return G_cls(g), D_cls(d)
+    return seeded(tc.seed, lambda: G_cls(g), lambda: D_cls(d))
 
 
 # ---------------------------------------------------------------------------------------------- algorithm
@@ -135,6 +133,15 @@ class BaselineAlgorithm(GANAlgorithm):
         return save_generator(self.G_ema, Path(run_dir) / "G_ema.safetensors",
                               {"step": step, "kimg": step * self.clips_per_step / 1000, **self.export_extra(),
                                "train": dataclasses.asdict(self.tc)})
+
+
+@torch.no_grad()
+def generate_videos(G: nn.Module, seeds: list[int], t0s: list[int], num_frames: int) -> list[Tensor]:
+    """:func:`generate_frames` of several videos; a generator with ``frames_batch`` (TATS: autoregressive
+    sampling, where a batch costs little more than one video) renders them together."""
+    if hasattr(G, "frames_batch"):
+        return [v.clamp(-1, 1) for v in G.frames_batch(seeds, t0s, num_frames)]
+    return [generate_frames(G, s, t, num_frames) for s, t in zip(seeds, t0s, strict=True)]
 
 
 @torch.no_grad()

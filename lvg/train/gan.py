@@ -18,7 +18,7 @@ each network sees is the part that differs between methods and should be read in
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -39,6 +39,14 @@ def rank_seed(seed: int, rank: int, purpose: int) -> int:
     """A 63-bit seed for stream ``purpose`` of ``rank``: ranks and purposes never share a stream."""
     state = np.random.SeedSequence([int(seed), int(rank), int(purpose)]).generate_state(2, np.uint64)
     return int(state[0] >> np.uint64(1))
+
+
+def seeded(seed: int, *build: Callable[[], nn.Module]) -> tuple[nn.Module, ...]:
+    """Networks built under ``torch.manual_seed(seed)`` with the global RNG forked and restored: the same
+    initial weights on every rank and whatever ran before, and nothing after them shifted."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return tuple(b() for b in build)
 
 
 # ---------------------------------------------------------------------------------------------- losses

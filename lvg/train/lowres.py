@@ -44,7 +44,7 @@ from lvg.lowres.generator import GeneratorConfig, VideoGenerator, count_paramete
 from lvg.models import save_generator
 from lvg.train import distributed as dist
 from lvg.train.ema import ema_beta, make_ema, update_ema
-from lvg.train.gan import DATA, GANAlgorithm, adam, d_loss, g_loss, r1_loss, r1_penalty, rank_seed
+from lvg.train.gan import DATA, GANAlgorithm, adam, d_loss, g_loss, r1_loss, r1_penalty, rank_seed, seeded
 from lvg.train.loop import BatchSource, resume_key, train, video_grid
 from lvg.train.section import TrainSection
 
@@ -90,11 +90,8 @@ def discriminator_config(tc: LowResTrainConfig) -> DiscriminatorConfig:
 
 def build_networks(tc: LowResTrainConfig) -> tuple[VideoGenerator, LowResDiscriminator]:
     """G and D initialised from ``tc.seed`` only (global RNG forked and restored): identical on every rank."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(tc.seed)
-        G = VideoGenerator(generator_config(tc))
-        D = LowResDiscriminator(discriminator_config(tc))
-    return G, D
+    g, d = generator_config(tc), discriminator_config(tc)
+    return seeded(tc.seed, lambda: VideoGenerator(g), lambda: LowResDiscriminator(d))
 
 
 # ---------------------------------------------------------------------------------------------- algorithm

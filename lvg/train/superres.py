@@ -46,7 +46,7 @@ from lvg.superres.discriminator import SRDiscriminator, SRDiscriminatorConfig
 from lvg.superres.generator import SRGenerator, SRGeneratorConfig, count_parameters
 from lvg.train import distributed as dist
 from lvg.train.ema import ema_beta, make_ema, update_ema
-from lvg.train.gan import DATA, GANAlgorithm, adam, d_loss, g_loss, r1_loss, r1_penalty, rank_seed
+from lvg.train.gan import DATA, GANAlgorithm, adam, d_loss, g_loss, r1_loss, r1_penalty, rank_seed, seeded
 from lvg.train.loop import BatchSource, resume_key, train, video_grid
 from lvg.train.section import TrainSection
 
@@ -92,11 +92,8 @@ def discriminator_config(tc: SRTrainConfig) -> SRDiscriminatorConfig:
 
 def build_networks(tc: SRTrainConfig) -> tuple[SRGenerator, SRDiscriminator]:
     """G and D initialised from ``tc.seed`` only (global RNG forked and restored): identical on every rank."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(tc.seed)
-        G = SRGenerator(generator_config(tc))
-        D = SRDiscriminator(discriminator_config(tc))
-    return G, D
+    g, d = generator_config(tc), discriminator_config(tc)
+    return seeded(tc.seed, lambda: SRGenerator(g), lambda: SRDiscriminator(d))
 
 
 # ---------------------------------------------------------------------------------------------- algorithm
