@@ -28,15 +28,17 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from lvg import layout as L
 from lvg.config import Section, load_config, parse_resolution, section_class, validate_section
 from lvg.data.reader import VideoDataset
+from lvg.data.world import heldout_clips
 from lvg.errors import LvgError
 from lvg.io import write_json
-from lvg.metrics.color_similarity import similarity_curve
+from lvg.metrics.color_similarity import FrameChange, similarity_curve
 from lvg.metrics.fvd import (
     PROTOCOLS,
     FeatureDetector,
@@ -48,14 +50,26 @@ from lvg.metrics.fvd import (
     real_stats_cached,
     sample_real,
 )
-from lvg.metrics.i3d import load_detector
-from lvg.report.records import COLOR_METRIC, record_path, write_color_record, write_fvd_record
+from lvg.metrics.i3d import RANDOM_NAME, load_detector
+from lvg.metrics.sanity import DEGRADATIONS, as_uint8, degraded, ranking_line, verdict
+from lvg.metrics.semantic import change_summary
+from lvg.metrics.world import NAME as WORLD
+from lvg.metrics.world import load_world_detector
+from lvg.report.records import (
+    COLOR_METRIC,
+    SEMANTIC_METRIC,
+    record_path,
+    write_color_record,
+    write_fvd_record,
+    write_semantic_record,
+)
 from lvg.sample_sets import SampleSet
 
 log = logging.getLogger(__name__)
 
 SECTION = "metrics"
 FVD_LENGTHS = (16, 128)
+SANITY_SEED = 1000  # held-out windows use seed + 1000: other windows than the real statistics'
 
 
 # ================================================================================================ config
@@ -78,11 +92,40 @@ class MetricsConfig(section_class(SECTION, "MetricsConfig", Section)):
         return torch.device(self.device)
 
 
-def _setup(mc: MetricsConfig, detector: FeatureDetector | None = None) -> FeatureDetector:
+def resolve_detector(spec: str | None, synthetic: bool) -> str:
+    """The detector a dataset is evaluated with: ``auto`` is ``world`` on a synthetic dataset (whose ground
+    truth trains it) and ``i3d-random`` elsewhere; ``null`` is ``i3d-random``; anything else is kept (``world``,
+    ``i3d-random`` or an I3D weights file)."""
+    if spec is None or spec == "":
+        return RANDOM_NAME
+    if spec == "auto":
+        return WORLD if synthetic else RANDOM_NAME
+    return spec
+
+
+def load_feature_detector(spec: str | None, world_detector: str | Path | None = None,
+                          device: str | torch.device = "cpu") -> FeatureDetector:
+    """``world`` (the file ``world_detector``), ``i3d-random``, or a local I3D weights file (verified);
+    ``auto`` is ``world`` when a world detector file is given (the rules give one on synthetic datasets only,
+    :func:`resolve_detector`), else ``i3d-random``."""
+    if spec == "auto":
+        spec = WORLD if world_detector is not None else RANDOM_NAME
+    if spec == WORLD:
+        if world_detector is None:
+            raise LvgError("metrics.detector is 'world' but no world detector file was given (it is trained by "
+                           "the train_world_detector rule, on synthetic datasets only)")
+        return load_world_detector(world_detector, device)
+    return load_detector(None if spec in (None, "", RANDOM_NAME) else spec, device)
+
+
+def _setup(mc: MetricsConfig, detector: FeatureDetector | None = None,
+           world_detector: str | Path | None = None) -> FeatureDetector:
     """The configured detector (or the one a caller passes, e.g. a test's stub)."""
     if mc.threads > 0:
         torch.set_num_threads(mc.threads)
-    return detector if detector is not None else load_detector(mc.detector, mc.torch_device())
+    if detector is not None:
+        return detector
+    return load_feature_detector(mc.detector, world_detector, mc.torch_device())
 
 
 def _describe(detector: FeatureDetector) -> dict[str, Any]:
@@ -140,12 +183,15 @@ def _as_signed(clips: Iterator[torch.Tensor]) -> Iterator[torch.Tensor]:
 
 # ================================================================================================ real side
 def run_real(dataset: str, dataset_dir: str | Path, resolution: str, metrics_dir: str | Path,
-             metrics: dict[str, Any], color_frames: int, detector: FeatureDetector | None = None) -> dict[str, Any]:
-    """Real FVD statistics for every (length, seed) into the cache, and the real colour curve (clips of at
-    most ``color_frames`` frames: the sample sets' length). ``metrics`` is the ``metrics`` section.
-    Returns the colour record; ``<metrics>/<dataset>/real/fvd_stats.json`` lists the cache entries."""
+             metrics: dict[str, Any], color_frames: int, detector: FeatureDetector | None = None,
+             world_detector: str | Path | None = None) -> dict[str, Any]:
+    """Real FVD statistics for every (length, seed) into the cache, the real colour curve (clips of at
+    most ``color_frames`` frames: the sample sets' length) and, with a detector that reads the world out,
+    the real semantic-change record. ``metrics`` is the ``metrics`` section; ``world_detector`` the detector
+    file when it is ``world``. Returns the colour record; ``<metrics>/<dataset>/real/fvd_stats.json`` lists
+    the cache entries."""
     mc = MetricsConfig.from_section(metrics)
-    detector = _setup(mc, detector)
+    detector = _setup(mc, detector, world_detector)
     entries = []
     for clip_len in FVD_LENGTHS:
         try:
@@ -163,14 +209,108 @@ def run_real(dataset: str, dataset_dir: str | Path, resolution: str, metrics_dir
     out = record_path(metrics_dir, dataset, "real", "fvd_stats")
     write_json(out, {"dataset": dataset, "resolution": resolution, "protocol": mc.protocol,
                      "detector": _describe(detector), "entries": entries})
+    _real_semantic(dataset, dataset_dir, resolution, metrics_dir, mc, detector)
     length = color_length(color_frames, dataset_dir, resolution)
     real = _real_dataset(dataset_dir, resolution, length)
     clips = sample_real(real, mc.protocol, mc.color_clips, length, mc.color_seed)
-    mean, std, n = similarity_curve(_as_signed(iter(clips)))
+    change = FrameChange()
+    mean, std, n = similarity_curve(change.watch(_as_signed(iter(clips))))
     return write_color_record(record_path(metrics_dir, dataset, "real", COLOR_METRIC), dataset=dataset,
                               method="real", resolution=resolution, mean=mean.tolist(), std=std.tolist(),
                               num_clips=n, seed=mc.color_seed, clip_len=length - 1,
-                              extra={"protocol": mc.protocol, "dataset_id": dataset_fingerprint(real)})
+                              extra={"protocol": mc.protocol, "dataset_id": dataset_fingerprint(real),
+                                     "frame_change": change.value})
+
+
+def _real_semantic(dataset: str, dataset_dir: str | Path, resolution: str, metrics_dir: str | Path,
+                   mc: MetricsConfig, detector: Any) -> dict[str, Any]:
+    """The semantic-change record of the real clips with at least ``semantic_min_frames`` frames, read whole."""
+    status, readouts = "computed", iter(())
+    if not hasattr(detector, "readout"):
+        status = f"not computed ({detector.name} has no world readout)"
+    else:
+        try:
+            real = _real_dataset(dataset_dir, resolution, mc.semantic_min_frames)
+            readouts = (detector.readout(as_uint8(real.read_frames(c, 0, real.num_frames(c))))
+                        for c in range(len(real)))
+        except LvgError as e:
+            status = f"not computed ({e})"
+    return write_semantic_record(record_path(metrics_dir, dataset, "real", SEMANTIC_METRIC), dataset=dataset,
+                                 method="real", resolution=resolution, summary=change_summary(readouts),
+                                 detector=_describe(detector), extra={"status": status})
+
+
+# ================================================================================================ sanity
+def _windows(real: VideoDataset, windows: list[tuple[int, int]], clip_len: int) -> Iterator[torch.Tensor]:
+    """uint8 ``[3, T, H, W]`` real clips of ``(clip, start)`` windows."""
+    for clip, start in windows:
+        yield as_uint8(real.read_frames(clip, start, clip_len))
+
+
+def run_sanity(dataset: str, dataset_dir: str | Path, resolution: str, metrics_dir: str | Path,
+               metrics: dict[str, Any], holdout: float, detector: FeatureDetector | None = None,
+               world_detector: str | Path | None = None, cache_dir: str | Path | None = None,
+               out: str | Path | None = None) -> dict[str, Any]:
+    """The sanity ranking (:mod:`lvg.metrics.sanity`) of the detector, and the held-out real clips' FVD as
+    Table 1's real row (records ``<metrics>/<dataset>/real/fvd{16,128}.json``).
+
+    Held-out clips are those the world detector never trained on (``holdout`` fraction, by clip id); their
+    windows are drawn like the generated ones (uniform over clips, random starts), the number of clips and
+    the seeds of the ``metrics`` section. The degradations use the first seed's windows. Writes
+    ``out`` (default ``<metrics>/<dataset>/sanity.json``) and returns it.
+    """
+    mc = MetricsConfig.from_section(metrics)
+    detector = _setup(mc, detector, world_detector)
+    size = parse_resolution(resolution)
+    cache = Path(cache_dir) if cache_dir else _cache_dir(metrics_dir, dataset)
+    results: dict[str, Any] = {}
+    lines = []
+    for clip_len in FVD_LENGTHS:
+        try:
+            real = _real_dataset(dataset_dir, resolution, clip_len)
+        except LvgError as e:
+            log.warning("no sanity ranking at %d frames: %s", clip_len, e)
+            continue
+        split = heldout_clips(real.clip_ids, holdout)
+        held = [c for c, cid in enumerate(real.clip_ids) if cid in split]
+        if not held:
+            log.warning("no held-out clip has %d frames: no sanity ranking at that length", clip_len)
+            continue
+        n = mc.num_clips(clip_len)
+        runs, values = [], {}
+        for i, seed in enumerate(mc.seeds):
+            real_stats = real_stats_cached(dataset_dir, *size, protocol=mc.protocol, clip_len=clip_len,
+                                           num_clips=n, seed=seed, detector=detector, cache_dir=cache,
+                                           batch_size=mc.batch_size).stats
+            windows = [(held[v], start) for v, start in
+                       plan_longvideogan([real.num_frames(c) for c in held], n, clip_len, seed + SANITY_SEED)]
+            sets = {"heldout": _windows(real, windows, clip_len)}
+            if i == 0:
+                sets |= {k: degraded(_windows(real, windows, clip_len), k, seed) for k in DEGRADATIONS}
+            for name, stream in sets.items():
+                stats = detector_stats(stream, detector, mc.batch_size)
+                value = frechet_distance(stats.mu, stats.sigma, real_stats.mu, real_stats.sigma)
+                values.setdefault(name, []).append(value)
+                if name == "heldout":
+                    runs.append(metric_record(value=value, clip_len=clip_len, protocol=mc.protocol,
+                                              num_real=real_stats.num, num_fake=stats.num,
+                                              seeds={"real": seed, "fake": seed + SANITY_SEED},
+                                              detector=detector, resolution=size, dataset_id=dataset_fingerprint(real),
+                                              model_id="real-heldout", extra={"heldout_clips": len(held)}))
+        summary = {k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else None,
+                       "values": v} for k, v in values.items()}
+        results[f"fvd{clip_len}"] = verdict(summary)
+        lines.append(ranking_line(detector.name, clip_len, results[f"fvd{clip_len}"]))
+        model = {"method": "real", "kind": "heldout", "heldout_clips": len(held), "holdout": holdout}
+        write_fvd_record(record_path(metrics_dir, dataset, "real", f"fvd{clip_len}"), dataset=dataset, method="real",
+                         runs=runs, model=model)
+    for line in lines:
+        log.info("%s", line)
+    doc = {"dataset": dataset, "resolution": resolution, "detector": _describe(detector), "holdout": holdout,
+           "degradations": list(DEGRADATIONS), "rankings": results, "summary": lines,
+           "passed": bool(results) and all(r["passed"] for r in results.values())}
+    write_json(out or Path(metrics_dir) / dataset / "sanity.json", doc)
+    return doc
 
 
 # ================================================================================================ one method
@@ -218,14 +358,15 @@ def _unavailable(samples: SampleSet, dataset_dir: str | Path, resolution: str, c
 
 def run_method(dataset: str, method: str, dataset_dir: str | Path, resolution: str, samples_dir: str | Path,
                metrics_dir: str | Path, metrics: dict[str, Any], color_frames: int,
-               detector: FeatureDetector | None = None, cache_dir: str | Path | None = None) -> list[Path]:
+               detector: FeatureDetector | None = None, cache_dir: str | Path | None = None,
+               world_detector: str | Path | None = None) -> list[Path]:
     """FVD16, FVD128 and colour-similarity records of one sample set; returns the three record paths.
     ``metrics`` is the ``metrics`` section, ``color_frames`` the sample sets' length (as for
     :func:`run_real`). Real statistics come from ``cache_dir`` (default ``<metrics_dir>/cache/<dataset>``,
     where :func:`run_real` puts them)."""
     mc = MetricsConfig.from_section(metrics)
     samples = SampleSet.open(samples_dir)
-    detector = _setup(mc, detector)
+    detector = _setup(mc, detector, world_detector)
     size = parse_resolution(resolution)
     first = samples.read(0, 0, 1)
     native = f"{first.shape[1]}x{first.shape[2]}"
@@ -248,11 +389,22 @@ def run_method(dataset: str, method: str, dataset_dir: str | Path, resolution: s
         outputs.append(path)
     color_len = min(color_length(color_frames, dataset_dir, resolution), min(samples.lengths))
     clips = fake_clips(samples, mc.color_clips, color_len, mc.color_seed, size)
-    mean, std, n = similarity_curve(_as_signed(clips))
+    change = FrameChange()
+    mean, std, n = similarity_curve(change.watch(_as_signed(clips)))
     path = record_path(metrics_dir, dataset, method, COLOR_METRIC)
     write_color_record(path, dataset=dataset, method=method, resolution=resolution, mean=mean.tolist(),
                        std=std.tolist(), num_clips=n, seed=mc.color_seed, clip_len=color_len - 1,
-                       extra={"model": model, **extra})
+                       extra={"model": model, "frame_change": change.value, **extra})
+    outputs.append(path)
+    long = samples.long_videos(mc.semantic_min_frames)
+    readouts = ((detector.readout(as_uint8(samples.read(v, 0, samples.lengths[v]))) for v in long)
+                if hasattr(detector, "readout") else ())
+    why = (None if long and hasattr(detector, "readout") else f"not computed ({detector.name} has no world readout)"
+           if long else f"not computed (no video has {mc.semantic_min_frames} frames)")
+    path = record_path(metrics_dir, dataset, method, SEMANTIC_METRIC)
+    write_semantic_record(path, dataset=dataset, method=method, resolution=resolution,
+                          summary=change_summary(readouts if why is None else ()), detector=_describe(detector),
+                          extra={"model": model, "status": why or "computed"})
     outputs.append(path)
     return outputs
 

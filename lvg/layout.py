@@ -31,6 +31,7 @@ PROCESSED_RES = PROCESSED_DIR + "/{res}"
 PROCESSED_INDEX = PROCESSED_RES + "/index.json"
 PROCESSED_SHARD = PROCESSED_RES + "/partition_{part}.zip"
 PROVENANCE = PROCESSED_DIR + "/provenance.csv"
+WORLD_STATES = PROCESSED_DIR + "/world.csv"  # the synthetic world's state in every clip frame (lvg.data.world)
 
 # ---------------------------------------------------------------------------------------------- models
 WEIGHTS = "G_ema.safetensors"  # a run folder's exported generator (+ G_ema.json), lvg.models
@@ -38,6 +39,8 @@ MODEL_LOWRES = "results/models/lowres/{dataset}"
 MODEL_SUPERRES = "results/models/superres/{dataset}"
 MODEL_BASELINE = "results/models/baselines/{baseline}/{dataset}"
 MODEL_ABLATION = "results/extra/models/lowres_ablation/{dataset}/{variant}"
+MODEL_WORLD = "results/models/world/{dataset}"  # the world detector of a synthetic dataset (lvg.metrics.world)
+WORLD_DETECTOR = "detector.safetensors"  # ... its weights (+ detector.json)
 
 # ---------------------------------------------------------------------------------------------- samples, metrics
 SAMPLES_ROOT, EXTRA_SAMPLES_ROOT = "results/samples", "results/extra/samples"
@@ -45,6 +48,7 @@ METRICS_ROOT, EXTRA_METRICS_ROOT = "results/metrics", "results/extra/metrics"
 SAMPLES = "{samples_root}/{dataset}/{method}"  # index.json + videos (lvg.sample_sets)
 RECORD = "{metrics_root}/{dataset}/{method}/{metric}.json"  # one metric record (lvg.report.records)
 METRICS_CACHE = "{metrics_root}/cache/{dataset}"  # real FVD statistics (lvg.metrics.fvd)
+SANITY = "{metrics_root}/{dataset}/sanity.json"  # the detector's sanity ranking (lvg.metrics.sanity)
 LONG_VIDEOS = "results/extra/long_videos/{dataset}/{method}"
 REPORT_VIDEOS = "results/extra/report_videos/{dataset}/{method}"
 

@@ -233,23 +233,26 @@ def superres_from_real(G_sr: nn.Module, reader: Any, num_videos: int, num_frames
 def baseline_sample_set(G: nn.Module, method: str, num_videos: int, num_frames: int, seeds: int | Sequence[int],
                         out_dir: str | Path, *, t0: int | None = None, fps: float = 30) -> Path:
     """``num_videos`` videos of ``num_frames`` frames of a baseline generator, plus ``index.json``; each
-    starts at its seed's random phase, or at ``t0`` when given."""
-    from lvg.baselines.common import generate_frames
+    starts at its seed's random phase, or at ``t0`` when given. The videos a resumed run still needs are
+    rendered together (:func:`lvg.baselines.common.generate_videos`)."""
+    from lvg.baselines.common import generate_videos
 
     seeds = seed_list(seeds, num_videos)
     t0s = [phase_t0(s, BASELINE_PHASE) if t0 is None else t0 for s in seeds]
     header = {"format": INDEX_FORMAT, "kind": "generated", "method": method, "num_videos": num_videos,
               "num_frames": num_frames, "fps": fps, "encoding": SAMPLE_ENCODING,
               "models": {method: model_id(G)}, "seeds": seeds, "t0s": t0s,
-              "mechanism": type(G).__name__ + " via lvg.baselines.common.generate_frames",
+              "mechanism": type(G).__name__ + " via lvg.baselines.common.generate_videos",
               "torch": torch.__version__}
     sset = SampleSetWriter(Path(out_dir), header)
     resume = sset.start()
-    for seed, start in zip(seeds, t0s, strict=True):
-        name = f"{output_stem(seed, start, num_frames)}.mp4"
-        if not (resume and (sset.out_dir / name).is_file()):
-            frames = generate_frames(G, seed, start, num_frames)
-            write_video([frames], sset.out_dir / name, fps=fps, **SAMPLE_ENCODING)
+    names = [f"{output_stem(seed, start, num_frames)}.mp4" for seed, start in zip(seeds, t0s, strict=True)]
+    todo = [i for i, name in enumerate(names) if not (resume and (sset.out_dir / name).is_file())]
+    if todo:
+        videos = generate_videos(G, [seeds[i] for i in todo], [t0s[i] for i in todo], num_frames)
+        for i, frames in zip(todo, videos, strict=True):
+            write_video([frames], sset.out_dir / names[i], fps=fps, **SAMPLE_ENCODING)
+    for seed, start, name in zip(seeds, t0s, names, strict=True):
         sset.videos.append({"file": name, "seed": seed, "t0": start, "num_frames": num_frames})
     log.info("%s: %d videos of %d frames -> %s", method, num_videos, num_frames, out_dir)
     return sset.finish()
@@ -339,6 +342,10 @@ class SampleSet:
     def sha256(self) -> str:
         """Hash of the index file: identifies the sample set in the records."""
         return hashlib.sha256((self.root / "index.json").read_bytes()).hexdigest()
+
+    def long_videos(self, min_frames: int) -> list[int]:
+        """Indices of the videos with at least ``min_frames`` frames (what the semantic-change metrics read)."""
+        return [i for i, n in enumerate(self.lengths) if n >= min_frames]
 
     def read(self, video: int, start: int, length: int) -> np.ndarray:
         """uint8 [T, H, W, 3] frames ``start .. start + length - 1`` of one video."""

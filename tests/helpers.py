@@ -32,6 +32,8 @@ TINY_PARAMS = {
     "baselines": {m: {"resolution": "16x16", "max_gap": 4, "batch": 2, "steps": 4, "r1_interval": 2,
                       "log_every": 2, "sample_every": 0, "checkpoint_every": 2}
                   for m in ["styleganv", "digan", "mocoganhd", "tats"]},
+    "world_detector": {"resolution": "16x16", "steps": 4, "batch": 2, "holdout": 0.3, "eval_windows": 4,
+                       "log_every": 2, "checkpoint_every": 2},
     "metrics": {"fvd16_clips": 2, "fvd128_clips": 2, "seeds": [0, 1], "color_clips": 2},
     "ablations": {"seq_length": [4], "footprint": []},
     "figures": {"long_video_frames": 40, "long_video_seeds": [0], "strip_times": [0, 13, 26, 39],
@@ -39,14 +41,14 @@ TINY_PARAMS = {
 }
 
 
-def tiny_manifest(n_sources: int = 2, duration_s: float = 12.0) -> dict:
+def tiny_manifest(n_sources: int = 2, duration_s: float = 12.0, **spec_overrides) -> dict:
     """Synthetic sources small enough for tests, trimmed by the renderer's own ground truth."""
     from lvg.data.synthetic import SyntheticSpec, plan_video, suggest_keep_intervals
 
     sources = {}
     for i in range(n_sources):
         spec = SyntheticSpec(seed=100 + i, duration_s=duration_s, fps=30, height=72, width=128,
-                             **TINY_SPEC_EXTRA)
+                             **(TINY_SPEC_EXTRA | spec_overrides))
         sources[f"clip{i}"] = {"kind": "synthetic", "synthetic": spec.to_dict(),
                                "keep": suggest_keep_intervals(plan_video(spec))}
     return {"dataset": "tiny", "licence": "CC0-1.0", "attribution": "tests", "sources": sources}

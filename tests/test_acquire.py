@@ -394,7 +394,9 @@ def test_synthetic_renders_with_truth_and_spec(tmp_path):
     assert json.loads((raw / "ride.truth.json").read_text())
     assert (rec["width"], rec["height"], rec["fps"], rec["num_frames"]) == (64, 36, 10, 20)
     assert rec["sha256"] == sha256_file(raw / "ride.mp4") and rec["url"] is None
-    assert final_files(raw, "ride") == ["ride.mp4", "ride.provenance.json", "ride.truth.json"]
+    assert final_files(raw, "ride") == ["ride.mp4", "ride.provenance.json", "ride.truth.json", "ride.world.csv"]
+    assert rec["world_file"] == "ride.world.csv"
+    assert len((raw / "ride.world.csv").read_text().splitlines()) == 1 + rec["num_frames"]  # header + a row a frame
     mtime = (raw / "ride.mp4").stat().st_mtime_ns
     assert acquire_source(m, "ride", raw, CFG) == rec and (raw / "ride.mp4").stat().st_mtime_ns == mtime
 

@@ -209,7 +209,8 @@ def test_baseline_sample_set_decodes_to_the_generator_frames(tmp_path) -> None:
 def test_untrained_control_is_the_training_initialisation(tmp_path) -> None:
     from lvg.train import lowres
 
-    c = validate_config(copy.deepcopy(TINY_PARAMS) | {"samples": {"num_videos": 1, "num_frames": 16}})
+    c = validate_config(copy.deepcopy(TINY_PARAMS) | {"samples": {"num_videos": 1, "num_frames": 16,
+                                                                  "resolution": "hr"}})
     G_lr, G_sr = untrained_models(c["train_lowres"], c["train_superres"])
     G0, _ = lowres.build_networks(lowres.LowResTrainConfig.from_dict(c["train_lowres"]))
     assert model_id(G_lr) == model_id(G0)  # same seed, same init
@@ -218,6 +219,11 @@ def test_untrained_control_is_the_training_initialisation(tmp_path) -> None:
     assert meta["models"]["lowres"] == model_id(G0) and meta["resolution"] == "hr"
     frames = [f for _, f in iter_frames(tmp_path / "u" / meta["videos"][0]["file"])]
     assert len(frames) == 16 and frames[0].shape == (32, 32, 3)
+    lr = untrained_sample_set(c["train_lowres"], c["train_superres"], c["samples"] | {"resolution": "lr"},
+                              tmp_path / "lr")
+    meta = json.loads(lr.read_text())
+    assert meta["resolution"] == "lr" and meta["models"]["superres"] is None
+    assert next(iter_frames(tmp_path / "lr" / meta["videos"][0]["file"]))[1].shape == (16, 16, 3)
 
 
 def test_sample_set_decodes_each_video_once_within_its_budget(sets) -> None:

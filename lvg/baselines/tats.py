@@ -40,6 +40,7 @@ none). R1 is not used (TATS's GAN uses the hinge loss without R1); ``r1_*`` and 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -431,34 +432,43 @@ class TATSGenerator(nn.Module):
 
     # sampling --------------------------------------------------------------------------------------
     @torch.no_grad()
-    def latent_tokens(self, seed: int, count: int) -> Tensor:
-        """The first ``count`` latent frames ``[count, h, w]`` of video ``seed`` (sliding-window GPT)."""
+    def latent_tokens(self, seed: int | Sequence[int], count: int) -> Tensor:
+        """The first ``count`` latent frames ``[count, h, w]`` of video ``seed`` (sliding-window GPT), or
+        ``[N, count, h, w]`` for a list of seeds sampled together: one GPT forward per token for the whole
+        batch, each video drawing from its own generator (a batch computes the logits with other float
+        rounding than one video alone, so a token can differ from the single-video sampling)."""
         cfg = self.cfg
         h, w = cfg.latent_hw
         hw, win = h * w, cfg.window
         dev = self.gpt.pos.device
-        gen = torch.Generator().manual_seed(_video_seed(seed))
-        out = torch.empty(count, hw, dtype=torch.long)
+        seeds = [seed] if isinstance(seed, int) else [int(s) for s in seed]
+        n = len(seeds)
+        gens = [torch.Generator().manual_seed(_video_seed(s)) for s in seeds]
+        out = torch.empty(n, count, hw, dtype=torch.long)
         for k in range(count):
-            ctx = out[max(0, k - win + 1):k].reshape(1, -1).to(dev)
+            ctx = out[:, max(0, k - win + 1):k].reshape(n, -1).to(dev)
             cache: list[dict[str, Tensor]] = [{} for _ in self.gpt.blocks]
             logits = self.gpt(ctx, sos=True, cache=cache)[:, -1]
             pos = ctx.shape[1] + 1
             for j in range(hw):
-                tok = self._sample(logits[0].float(), gen)
-                out[k, j] = tok
+                tok = self._sample(logits.float(), gens)
+                out[:, k, j] = tok
                 if j + 1 < hw:
-                    logits = self.gpt(torch.full((1, 1), tok, dtype=torch.long, device=dev), sos=False,
-                                      pos0=pos, cache=cache)[:, -1]
+                    logits = self.gpt(tok[:, None].to(dev), sos=False, pos0=pos, cache=cache)[:, -1]
                     pos += 1
-        return out.reshape(count, h, w)
+        out = out.reshape(n, count, h, w)
+        return out[0] if isinstance(seed, int) else out
 
-    def _sample(self, logits: Tensor, gen: torch.Generator) -> int:
+    def _sample(self, logits: Tensor, gens: list[torch.Generator]) -> Tensor:
+        """One token per row of ``logits`` ``[N, vocab]`` (temperature, top-k), row ``i`` by inverse-CDF
+        sampling with a uniform from its own generator: the rows never share a random stream."""
         logits = logits.cpu() / self.cfg.temperature
-        if 0 < self.cfg.top_k < logits.numel():
-            kth = torch.topk(logits, self.cfg.top_k).values[-1]
+        if 0 < self.cfg.top_k < logits.shape[1]:
+            kth = torch.topk(logits, self.cfg.top_k, dim=1).values[:, -1:]
             logits = logits.masked_fill(logits < kth, float("-inf"))
-        return int(torch.multinomial(torch.softmax(logits, dim=0), 1, generator=gen))
+        cdf = torch.softmax(logits.double(), dim=1).cumsum(dim=1)
+        u = torch.stack([torch.rand((), generator=g, dtype=torch.float64) for g in gens])
+        return torch.searchsorted(cdf, (u * cdf[:, -1])[:, None]).squeeze(1).clamp_max(logits.shape[1] - 1)
 
     @torch.no_grad()
     def decode_chunk(self, zq: Tensor, c: int) -> Tensor:
@@ -478,12 +488,25 @@ class TATSGenerator(nn.Module):
         """Frames ``t0 .. t0 + num_frames - 1`` of video ``seed``: ``[3, num_frames, H, W]`` in [-1, 1]."""
         if t0 < 0 or num_frames < 0:
             raise ValueError(f"t0 and num_frames must be >= 0, got {t0}, {num_frames}")
-        cfg = self.cfg
         if num_frames == 0:
-            return torch.zeros(3, 0, cfg.height, cfg.width, device=self.gpt.pos.device)
-        per_chunk = cfg.decode_chunk * cfg.t_down
+            return torch.zeros(3, 0, self.cfg.height, self.cfg.width, device=self.gpt.pos.device)
+        return self._render(self.latent_tokens(seed, self._latents_needed(t0, num_frames)), t0, num_frames)
+
+    @torch.no_grad()
+    def frames_batch(self, seeds: Sequence[int], t0s: Sequence[int], num_frames: int) -> list[Tensor]:
+        """:meth:`frames` of several videos, their tokens sampled together (see :meth:`latent_tokens`)."""
+        if not seeds or min(t0s) < 0 or num_frames < 1:
+            raise ValueError("give at least one seed, t0 >= 0 and num_frames >= 1")
+        tokens = self.latent_tokens(list(seeds), max(self._latents_needed(t, num_frames) for t in t0s))
+        return [self._render(tok, t, num_frames) for tok, t in zip(tokens, t0s, strict=True)]
+
+    def _latents_needed(self, t0: int, num_frames: int) -> int:
+        per_chunk = self.cfg.decode_chunk * self.cfg.t_down
+        return ((t0 + num_frames - 1) // per_chunk + 1) * self.cfg.decode_chunk + self.decode_radius
+
+    def _render(self, tokens: Tensor, t0: int, num_frames: int) -> Tensor:
+        per_chunk = self.cfg.decode_chunk * self.cfg.t_down
         c0, c1 = t0 // per_chunk, (t0 + num_frames - 1) // per_chunk
-        tokens = self.latent_tokens(seed, (c1 + 1) * cfg.decode_chunk + self.decode_radius)
         zq = self.lookup(tokens[None].to(self.gpt.pos.device))
         video = torch.cat([self.decode_chunk(zq, c) for c in range(c0, c1 + 1)], dim=1)
         s = t0 - c0 * per_chunk

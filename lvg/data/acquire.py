@@ -594,8 +594,8 @@ def _acquire_synthetic(manifest: Manifest, source: Source, raw_dir: Path, tmp: P
     from lvg.data.synthetic import render_video
 
     video = tmp / f"{source.id}.mp4"
-    truth_name = f"{source.id}.truth.json"
-    render_video(spec, video, tmp / truth_name, progress=progress)
+    truth_name, world_name = f"{source.id}.truth.json", f"{source.id}.world.csv"
+    render_video(spec, video, tmp / truth_name, progress=progress, world_path=tmp / world_name)
     stream = _verify_video(manifest, source, video, "the rendered video")
     record = _base_record(manifest, source)
     record.update(stream)
@@ -605,8 +605,9 @@ def _acquire_synthetic(manifest: Manifest, source: Source, raw_dir: Path, tmp: P
         "download_time": _now(),
         "synthetic_spec": spec.to_dict(),
         "truth_file": truth_name,
+        "world_file": world_name,  # the state of the world in every frame (lvg.data.synthetic.WORLD_COLUMNS)
         "size_bytes": video.stat().st_size,
         "sha256": sha256_file(video),
         "tools": _tools(),
     })
-    return _publish(raw_dir, source, video, {truth_name: tmp / truth_name}, record)
+    return _publish(raw_dir, source, video, {truth_name: tmp / truth_name, world_name: tmp / world_name}, record)

@@ -1089,6 +1089,34 @@ class _World:
             x = int(math.floor(c * cell + j * cell * 0.7 - offset))
             _paste(idx, sp, x, bottom + int(round((d - 0.5) * 0.02 * self.H)))
 
+    def active_riders(self, u: float) -> list[int]:
+        """Riders crossing the picture at ride time ``u``, far lane first (the order they are drawn in)."""
+        a, z = np.searchsorted(self.r_u, [u - float(self.r_dur.max()), u], side="right")
+        act = [i for i in range(a, z) if u - self.r_u[i] < self.r_dur[i]]
+        return sorted(act, key=lambda i: self.r_lane[i])
+
+    def active_flocks(self, u: float) -> list[int]:
+        """Flocks of birds crossing the sky at ride time ``u``."""
+        a, z = np.searchsorted(self.b_u, [u - float(self.b_dur.max()), u], side="right")
+        return [i for i in range(a, z) if u - self.b_u[i] < self.b_dur[i]]
+
+    def speed(self, u: float) -> float:
+        """Camera speed: ground pixels per frame at the reference row, as a fraction of the width."""
+        return (self.camera_x(u + 1 / self.fps) - self.camera_x(u)) / self.W
+
+    def biome(self, u: float) -> tuple[int, float]:
+        """(dominant biome id, its weight) at ride time ``u``: 1 away from a transition, >= 0.5 in one."""
+        b, ids = self.bounds, self.ids
+        j = int(np.searchsorted(b, u, side="right")) - 1
+        half = _BIOME_BLEND_S / 2
+        if j > 0 and u - b[j] < half:
+            w = float(_smoothstep(-half, half, u - b[j]))
+            return (int(ids[j]), w) if w >= 0.5 else (int(ids[j - 1]), 1 - w)
+        if j + 1 < len(b) and b[j + 1] - u < half:
+            w = float(_smoothstep(-half, half, u - b[j + 1]))
+            return (int(ids[j + 1]), w) if w > 0.5 else (int(ids[j]), 1 - w)
+        return int(ids[j]), 1.0
+
     def _rider_sprite(self, bike: bool, coat: int, cloth: int, gait: int, flip: bool) -> _Sprite:
         key = (bike, coat if not bike else 0, cloth, gait, flip)
         sp = self._riders.get(key)
@@ -1165,11 +1193,7 @@ class _World:
             np.copyto(idx[y0:bottom], strip, where=(strip != 0) & col_on[None, :])
 
         # Riders on the track (far lane first).
-        u_lo = u - float(self.r_dur.max())
-        a, z = np.searchsorted(self.r_u, [u_lo, u], side="right")
-        act = [i for i in range(a, z) if u - self.r_u[i] < self.r_dur[i]]
-        act.sort(key=lambda i: self.r_lane[i])
-        for i in act:
+        for i in self.active_riders(u):
             t = u - self.r_u[i]
             gait = int(math.floor(t * self.r_gait[i] * 4 + self.r_phase[i])) % 4
             sp = self._rider_sprite(bool(self.r_bike[i]), int(self.r_coat[i]), int(self.r_cloth[i]), gait,
@@ -1180,11 +1204,8 @@ class _World:
             _paste(idx, sp, int(math.floor(x)), y_h + int(st["k_rider"] + self.r_lane[i] * H) - lift)
 
         # Birds.
-        a, z = np.searchsorted(self.b_u, [u - float(self.b_dur.max()), u], side="right")
-        for i in range(a, z):
+        for i in self.active_flocks(u):
             t = u - self.b_u[i]
-            if t >= self.b_dur[i]:
-                continue
             w = self.b_w[i]
             x = -30 * self.s + w * t if w > 0 else W + w * t
             for j in range(int(self.b_n[i])):
@@ -1249,17 +1270,23 @@ class SyntheticVideo:
 
     def frame(self, i: int) -> np.ndarray:
         """Frame ``i`` as a new contiguous uint8 array [H, W, 3]."""
+        return self.frame_and_state(i)[0]
+
+    def frame_and_state(self, i: int) -> tuple[np.ndarray, dict[str, Any]]:
+        """Frame ``i`` and the state of the world it shows (:data:`WORLD_COLUMNS`; see :func:`frame_state`)."""
         seg = self.segment_at(i)
         if seg["kind"] != "shot":
-            return self._card(seg["kind"]).copy()
+            return self._card(seg["kind"]).copy(), {"frame": i, "kind": seg["kind"]}
         world = self.world
         u = self.ride_time(i)
         idx = world.render_shot(seg["shot"], seg["horizon"], seg["direction"], u)
         out = np.take(world.lut(u, seg["exposure"], seg["warmth"]), idx, axis=0)
+        overlay = False
         for a, b in seg.get("overlays", ()):
             if a <= i < b:
                 self._draw_banner(out, i - a, b - a)
-        return out
+                overlay = True
+        return out, frame_state(world, seg, i, u, idx, overlay)
 
     def _draw_banner(self, out: np.ndarray, t: int, length: int) -> None:
         if self._banner is None:
@@ -1277,6 +1304,66 @@ class SyntheticVideo:
         if x0 < x1 and y0 < y1:
             np.copyto(out[y0:y1, x0:x1], rgb[y0 - y:y1 - y, x0 - x:x1 - x],
                       where=mask[y0 - y:y1 - y, x0 - x:x1 - x, None])
+
+
+# What a frame of the world shows (``<id>.world.csv``, one row per frame: the world detector's labels).
+# Shot frames carry the world's state at their ride time; coverage columns are the fractions of the centre
+# square (what the default square preprocessing keeps) that each class of thing covers, so "in view" is
+# coverage > 0. Title cards, black frames and end cards have only ``frame`` and ``kind``.
+OBJECT_CLASSES = ("trees", "houses", "animals", "near_objects", "fence", "riders", "birds")
+WORLD_COLUMNS = ("frame", "kind", "shot", "biome", "biome_weight", "hour", "fog", "cloud_cover", "speed",
+                 "direction", "horizon", "exposure", "warmth", "overlay", "sky", *OBJECT_CLASSES)
+
+
+def _coverage(idx: np.ndarray, horizon_row: int) -> dict[str, float]:
+    """Fractions of the centre square of the index image covered by the sky and each class of object, from
+    the layer and material every pixel was drawn with (birds: dark strokes above the horizon)."""
+    h, w = idx.shape
+    x0 = max(0, (w - h) // 2)
+    sq = idx[:, x0:x0 + min(h, w)]
+    n = sq.size
+    lk = np.minimum(sq // _NS, _NL * _NK)  # layer * 16 + kind; sky -> 128
+    counts = np.bincount(lk.ravel(), minlength=_NL * _NK + 1)
+
+    def c(layer: int, *kinds: int) -> int:
+        return int(sum(counts[layer * _NK + k] for k in kinds))
+
+    birds = int((lk[:max(0, horizon_row)] == L_TREE * _NK + K_DARK).sum())
+    return {
+        "sky": counts[_NL * _NK] / n,
+        "trees": c(L_TREE, K_FOLIAGE, K_TRUNK, K_ROCK) / n,
+        "houses": sum(c(layer, K_WALL, K_ROOF) for layer in range(_NL)) / n,
+        "animals": c(L_ANIMAL, *range(K_COAT, K_COAT + 4)) / n,
+        "near_objects": sum(c(L_NEAR, k) for k in range(1, _NK)) / n,
+        "fence": c(L_FIELD, K_TRUNK) / n,
+        "riders": sum(c(L_RIDER, k) for k in range(1, _NK)) / n,
+        "birds": birds / n,
+    }
+
+
+def frame_state(world: _World, seg: dict, i: int, u: float, idx: np.ndarray, overlay: bool) -> dict[str, Any]:
+    """The world state of shot frame ``i`` at ride time ``u`` (rendered index image ``idx``)."""
+    biome, weight = world.biome(u)
+    fog, cover = world.weather(u)
+    y_h = int(round(seg["horizon"] * world.H)) + world.bob(u)
+    return {
+        "frame": i, "kind": "shot", "shot": seg["shot"], "biome": BIOME_NAMES[biome], "biome_weight": weight,
+        "hour": world.hour(u), "fog": fog, "cloud_cover": cover, "speed": world.speed(u),
+        "direction": seg["direction"], "horizon": y_h / world.H, "exposure": seg["exposure"],
+        "warmth": seg["warmth"], "overlay": overlay, **_coverage(idx, y_h),
+    }
+
+
+def write_world_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    """The per-frame world states as CSV (atomically), one row per frame, columns :data:`WORLD_COLUMNS`."""
+    import csv
+
+    with atomic_open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=WORLD_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else int(v) if isinstance(v, bool) else v)
+                             for k, v in row.items()})
 
 
 def iter_frames(spec: SyntheticSpec) -> Iterator[np.ndarray]:
@@ -1315,8 +1402,9 @@ def rgb_to_yuv420p(frame: np.ndarray) -> np.ndarray:
 
 
 def render_video(spec: SyntheticSpec, out_path: Path, truth_path: Path | None = None,
-                 progress: bool = False) -> dict:
-    """Render and encode an H.264 mp4 atomically; optionally write the truth JSON (atomically too).
+                 progress: bool = False, world_path: Path | None = None) -> dict:
+    """Render and encode an H.264 mp4 atomically; optionally write the truth JSON and the per-frame world
+    states (:func:`write_world_csv`), atomically too.
 
     yuv420p (BT.601, limited range, converted by :func:`rgb_to_yuv420p`), ``spec.fps``, libx264 at crf
     ``spec.crf``, preset ``X264_PRESET``, one thread, ``X264_PARAMS``: the same spec gives the same bytes
@@ -1324,16 +1412,21 @@ def render_video(spec: SyntheticSpec, out_path: Path, truth_path: Path | None = 
     streamed: memory does not grow with the duration. Returns the truth dict.
     """
     out_path, video = Path(out_path), SyntheticVideo(spec)
-    frames: Any = video
+    frames: Any = range(len(video))
     if progress:
         from tqdm import tqdm
 
-        frames = tqdm(video, total=len(video), desc=f"render {out_path.name}", unit="frame")
+        frames = tqdm(frames, desc=f"render {out_path.name}", unit="frame")
     options = {"preset": X264_PRESET, "x264-params": X264_PARAMS}
+    states = []
     with VideoWriter(out_path, spec.fps, crf=spec.crf, upscale=1, options=options, threads=X264_THREADS,
                      color=BT601_TV) as writer:
-        for frame in frames:
+        for i in frames:
+            frame, state = video.frame_and_state(i)
             writer.write_yuv420p(rgb_to_yuv420p(frame))
+            states.append(state)
+    if world_path is not None:
+        write_world_csv(states, Path(world_path))
     if truth_path is not None:
         with atomic_open(truth_path, "w", encoding="utf-8") as f:
             f.write(json.dumps(video.truth, indent=1) + "\n")

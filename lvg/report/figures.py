@@ -253,3 +253,50 @@ def plot_frame_strips(videos: Mapping[str, str | Path], times: Sequence[int], ou
                 ax.set_ylabel(names[r], fontsize=9, rotation=0, ha="right", va="center")
     save_figure(fig, out_png, out_pdf)
     return fig
+
+
+# ================================================================================================ semantic change
+def plot_semantic_change(records: Any, out_png: str | Path | None, out_pdf: str | Path | None) -> Figure:
+    """Beside Fig. 5: per dataset, the semantic drift curve (mean |change| of the world detector's
+    standardised readout against frame separation, log scale) of each method, real in black, and the rate
+    of biome changes per minute as bars. Only computed ``semantic_change`` records are drawn."""
+    df = as_frame(records)
+    df = df[(df["kind"] == "semantic")]
+    df = df[[r.get("status", "computed") == "computed" for r in df["record"]]]
+    datasets = sorted(set(df["dataset"]))
+    colors = method_colors(list(df["method"]))
+    with sns.axes_style("whitegrid"):
+        if not datasets:
+            fig = new_figure(5, 3.5)
+            _empty(fig, "no semantic-change records (needs the world detector and long videos)")
+            save_figure(fig, out_png, out_pdf)
+            return fig
+        fig = new_figure(10, 3.8 * len(datasets))
+        axes = fig.subplots(len(datasets), 2, squeeze=False)
+        for (ax, bar), dataset in zip(axes, datasets, strict=True):
+            sub = df[df["dataset"] == dataset]
+            sub = sub.iloc[sorted(range(len(sub)), key=lambda i: method_sort_key(sub["method"].iat[i]))]
+            names, rates, cols = [], [], []
+            for r in sub.itertuples():
+                rec = r.record
+                lags = np.array(rec["drift"]["lags"], dtype=float)
+                mean = np.array([np.nan if v is None else v for v in rec["drift"]["mean"]], dtype=float)
+                name = method_info(r.method).name
+                ax.plot(lags, mean, marker="o", ms=3, color=colors[r.method], label=name,
+                        lw=2.2 if r.method == "real" else 1.4)
+                names.append(name)
+                rates.append(rec["biome_changes_per_min"] or 0.0)
+                cols.append(colors[r.method])
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("Frame separation")
+            ax.set_ylabel("Semantic change (standardised units)")
+            ax.set_title(f"{dataset}: world-state drift")
+            ax.legend(fontsize=7)
+            bar.barh(range(len(names)), rates, color=cols)
+            bar.set_yticks(range(len(names)), names, fontsize=7)
+            bar.invert_yaxis()
+            bar.set_xlabel("Biome changes per minute")
+            bar.set_title("new content: biome changes")
+        fig.suptitle("Detector: world (trained on the synthetic world's ground truth)", fontsize=8)
+    save_figure(fig, out_png, out_pdf)
+    return fig

@@ -58,6 +58,8 @@ from lvg.io import write_json
 
 NOT_COMPUTED = "not computed (weights absent)"
 COLOR_METRIC = "color_similarity"
+SEMANTIC_METRIC = "semantic_change"
+SEMANTIC_FIELDS = ("biome_changes_per_min", "hour_drift_per_1k")
 RANDOM_DETECTOR = "i3d-random"  # lvg.metrics.i3d.RANDOM_NAME, repeated to keep torch out of reporting
 NOT_COMPARABLE = "not comparable to published FVD"
 _FVD_RE = re.compile(r"^fvd(\d+)$")
@@ -264,6 +266,19 @@ def write_color_record(path: str | Path, *, dataset: str, method: str, resolutio
     return record
 
 
+def write_semantic_record(path: str | Path, *, dataset: str, method: str, resolution: str, summary: Mapping[str, Any],
+                          detector: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Write one semantic-change record (:func:`lvg.metrics.semantic.change_summary` of long videos, read
+    out by ``detector``). Returns the record written."""
+    record: dict[str, Any] = {"metric": SEMANTIC_METRIC, "dataset": dataset, "method": method,
+                              "resolution": resolution, **dict(summary), "detector": dict(detector)}
+    if extra:
+        record.update({k: v for k, v in extra.items() if k not in record})
+    validate_record(record, path)
+    write_json(path, record)
+    return record
+
+
 # ================================================================================================ validation
 def _need(record: Mapping[str, Any], keys: Sequence[str], path: Path) -> None:
     missing = [k for k in keys if k not in record]
@@ -290,8 +305,13 @@ def validate_record(record: Any, path: str | Path) -> None:
         _validate_color(record, path)
     elif is_fvd_metric(metric):
         _validate_fvd(record, path)
+    elif metric == SEMANTIC_METRIC:
+        _need(record, ("num_videos", "drift", "detector", *SEMANTIC_FIELDS), path)
+        for key in SEMANTIC_FIELDS:
+            if record[key] is not None and not _finite(record[key]):
+                raise _bad(path, f"{key} must be a finite number or null, got {record[key]!r}")
     else:
-        raise _bad(path, f"unknown metric {metric!r} (expected fvd<N> or {COLOR_METRIC})")
+        raise _bad(path, f"unknown metric {metric!r} (expected fvd<N>, {COLOR_METRIC} or {SEMANTIC_METRIC})")
 
 
 def _check_resolution(value: Any, path: Path, optional: bool = False) -> None:
@@ -407,6 +427,11 @@ def record_row(record: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
         row.update(kind="color", status="computed", mean=list(record["mean"]), std=list(record["std"]),
                    num_clips=record["num_clips"], seeds=str(record["seed"]))
         return row
+    if record["metric"] == SEMANTIC_METRIC:
+        det = record.get("detector") or {}
+        row.update(kind="semantic", status="computed", num_clips=record["num_videos"], detector=det.get("name"),
+                   detector_sha256=det.get("sha256"))
+        return row
     det = record.get("detector") or {}
     runs = record.get("runs") or []
     row.update(kind="fvd", status=record["status"], mean=record.get("mean"), std=record.get("std"),
@@ -432,7 +457,7 @@ def load_records(metrics_dir: str | Path | Sequence[str | Path]) -> pd.DataFrame
     rows = []
     for path in sorted(metrics_dir.glob("*/*/*.json")):
         metric = path.stem
-        if metric != COLOR_METRIC and not is_fvd_metric(metric):
+        if metric not in (COLOR_METRIC, SEMANTIC_METRIC) and not is_fvd_metric(metric):
             continue
         record = read_record(path)
         dataset, method = path.parent.parent.name, path.parent.name

@@ -38,14 +38,15 @@ from lvg.report.records import (
 
 TABLE_METRICS = ("fvd16", "fvd128")
 PAPER_COLUMNS = ["dataset", "resolution", "method", "metric", "value", "source"]
+SEMANTIC_COLUMNS = ("biome_changes_per_min", "hour_drift_per_1k")  # lvg.metrics.semantic, on long videos
 TABLE_COLUMNS = ["part", "dataset", "resolution", "method", "method_name",
                  "fvd16", "fvd16_mean", "fvd16_std", "fvd16_n", "fvd128", "fvd128_mean", "fvd128_std", "fvd128_n",
-                 "paper_fvd16", "paper_fvd128", "paper_source",
+                 *SEMANTIC_COLUMNS, "paper_fvd16", "paper_fvd128", "paper_source",
                  "n_real", "n_fake", "seeds", "protocol", "detector", "detector_sha256", "comparable_to_published"]
 PART_TITLES = {"main": "main comparison", "sky128": "SkyTimelapse 128x128 comparison",
                "reference": "reference (full model)", "seq_len": "(a) training sequence length",
                "footprint": "(b) temporal low-pass filter footprint"}
-TABLE1_GROUPS = ("ours", "ours_untrained", "baseline", "other")
+TABLE1_GROUPS = ("real", "ours", "ours_untrained", "baseline", "other")
 TABLE2_GROUPS = ("ablation_seq", "ablation_fp")
 
 
@@ -200,8 +201,20 @@ def build_table(metrics_dir: str | Path, paper_values_csv: str | Path | None, *,
                     sources.append(hit["source"].iat[0])
         row["paper_source"] = "; ".join(dict.fromkeys(sources)) or None
         rows.append(row)
+    _fill_semantic(rows, df)
     rows.sort(key=lambda r: (r["part"], r["dataset"], r["resolution"], method_sort_key(r["method"])))
     return pd.DataFrame(rows, columns=TABLE_COLUMNS, dtype=object)
+
+
+def _fill_semantic(rows: list[dict[str, Any]], records: pd.DataFrame) -> None:
+    """The semantic-change columns of each row, from its dataset x method semantic record (when computed)."""
+    sem = records[records["kind"] == "semantic"]
+    for row in rows:
+        hit = sem[(sem["dataset"] == row["dataset"]) & (sem["method"] == row["method"])]
+        if len(hit):
+            rec = hit["record"].iat[0]
+            if rec.get("status", "computed") == "computed":
+                row.update({k: rec.get(k) for k in SEMANTIC_COLUMNS})
 
 
 def _detector_summary(fvd_table: pd.DataFrame, records: pd.DataFrame) -> tuple[str, list[str]]:
@@ -238,7 +251,8 @@ def _cell(x: Any) -> str:
 
 
 MD_COLUMNS = [("dataset", "Dataset"), ("resolution", "Resolution"), ("method_name", "Method"),
-              ("fvd16", "FVD16"), ("fvd128", "FVD128"), ("paper_fvd16", "Paper FVD16"),
+              ("fvd16", "FVD16"), ("fvd128", "FVD128"), ("biome_changes_per_min", "Biome changes / min"),
+              ("hour_drift_per_1k", "Hour drift / 1k frames"), ("paper_fvd16", "Paper FVD16"),
               ("paper_fvd128", "Paper FVD128"), ("paper_source", "Paper source"), ("n_real", "Real clips"),
               ("n_fake", "Fake clips"), ("seeds", "Seeds"), ("protocol", "Protocol")]
 
@@ -256,7 +270,7 @@ def _markdown_table(df: pd.DataFrame, columns: list[tuple[str, str]]) -> str:
 
 
 def render_markdown(table: pd.DataFrame, records: pd.DataFrame, title: str, *, extra_columns=(),
-                    images: Sequence[tuple[str, str]] = ()) -> str:
+                    images: Sequence[tuple[str, str]] = (), notes: Sequence[str] = ()) -> str:
     """The Markdown rendering; ``images`` are (caption, relative path) shown below the notes."""
     caption, warnings_ = _detector_summary(table, records)
     lines = [f"# {title}", "",
@@ -270,12 +284,14 @@ def render_markdown(table: pd.DataFrame, records: pd.DataFrame, title: str, *, e
     for part in dict.fromkeys(table["part"]):
         lines += [f"## {PART_TITLES.get(part, part)}", "", _markdown_table(table[table["part"] == part], columns),
                   ""]
+    extra_notes = notes
     notes = ["Paper columns come only from workflow/paper_values.csv (typed in from the paper PDF); blank "
              "means not typed in.",
              "Methods marked (lite) are compact re-implementations trained by lvg on the same data, not the "
              "published models."]
     notes += _sample_warnings(records, table)
     notes += control_check(table)
+    notes += list(extra_notes)
     lines += [f"- {n}" for n in notes]
     lines += [line for caption, path in images for line in ("", f"![{caption}]({path})")]
     return "\n".join(lines) + "\n"
@@ -312,7 +328,7 @@ def _tex(s: str) -> str:
 
 def render_latex(table: pd.DataFrame, records: pd.DataFrame, title: str, *, extra_columns=()) -> str:
     caption, warnings_ = _detector_summary(table, records)
-    columns = [*MD_COLUMNS[:3], *extra_columns, *MD_COLUMNS[3:7]]
+    columns = [*MD_COLUMNS[:3], *extra_columns, *MD_COLUMNS[3:9]]
     lines = [r"\begin{table}[t]", r"\centering", r"\small",
              r"\begin{tabular}{" + "l" * len(columns) + "}", r"\toprule",
              " & ".join(_tex(h) for _, h in columns) + r" \\"]
@@ -328,11 +344,11 @@ def render_latex(table: pd.DataFrame, records: pd.DataFrame, title: str, *, extr
 
 
 def _write_outputs(table: pd.DataFrame, records: pd.DataFrame, title: str, out_csv, out_md, out_tex,
-                   extra_columns=(), images: Sequence[tuple[str, str]] = ()) -> None:
+                   extra_columns=(), images: Sequence[tuple[str, str]] = (), notes: Sequence[str] = ()) -> None:
     with atomic_open(out_csv, "w", encoding="utf-8", newline="") as f:
         table.to_csv(f, index=False, lineterminator="\n")
     with atomic_open(out_md, "w", encoding="utf-8") as f:
-        f.write(render_markdown(table, records, title, extra_columns=extra_columns, images=images))
+        f.write(render_markdown(table, records, title, extra_columns=extra_columns, images=images, notes=notes))
     if out_tex is not None:
         with atomic_open(out_tex, "w", encoding="utf-8") as f:
             f.write(render_latex(table, records, title, extra_columns=extra_columns))
@@ -340,18 +356,34 @@ def _write_outputs(table: pd.DataFrame, records: pd.DataFrame, title: str, out_c
 
 # ================================================================================================ the tables
 def table1(metrics_dir: str | Path | Sequence[str | Path], paper_values_csv: str | Path | None, out_csv: str | Path,
-           out_md: str | Path, out_tex: str | Path | None = None,
-           color_figure: str | Path | None = None) -> pd.DataFrame:
-    """Table 1: ours, the untrained control, the baselines (and unknown methods) on every dataset.
-    ``color_figure`` (Fig. 5, read beside the table in the paper) is linked below the Markdown table."""
+           out_md: str | Path, out_tex: str | Path | None = None, color_figure: str | Path | None = None,
+           semantic_figure: str | Path | None = None, sanity: Sequence[str | Path] = ()) -> pd.DataFrame:
+    """Table 1: the real videos (held-out clips), ours, the untrained control, the baselines (and unknown
+    methods) on every dataset, with the semantic-change columns. ``color_figure`` (Fig. 5, read beside the
+    table in the paper) and ``semantic_figure`` are linked below the Markdown table; ``sanity`` files
+    (:func:`lvg.evaluate.run_sanity`) add the detector's sanity ranking to its notes."""
     records = load_records(metrics_dir)
     table = build_table(metrics_dir, paper_values_csv, records=records, what="Table 1",
                         include=lambda m: method_info(m).group in TABLE1_GROUPS,
                         part_of=lambda d, r, m: table1_part(d, r))
-    images = ([("Fig. 5: colour similarity over time", os.path.relpath(color_figure, Path(out_md).parent))]
-              if color_figure is not None else [])
-    _write_outputs(table, records, "Table 1: FVD of long videos", out_csv, out_md, out_tex, images=images)
+    here = Path(out_md).parent
+    images = [(caption, os.path.relpath(path, here)) for caption, path in
+              (("Fig. 5: colour similarity over time", color_figure),
+               ("Semantic change: the world detector's readout over long videos", semantic_figure))
+              if path is not None]
+    notes = [line for path in sanity for line in _sanity_notes(path)]
+    _write_outputs(table, records, "Table 1: FVD of long videos", out_csv, out_md, out_tex, images=images,
+                   notes=notes)
     return table
+
+
+def _sanity_notes(path: str | Path) -> list[str]:
+    """One line per clip length: how the detector ranks held-out real clips against four degradations."""
+    import json
+
+    doc = json.loads(Path(path).read_text())
+    verdict = "PASSED" if doc.get("passed") else "FAILED"
+    return [f"Sanity ranking ({doc['dataset']}, {verdict}): {line}" for line in doc.get("summary", [])]
 
 
 def table2(metrics_dir: str | Path | Sequence[str | Path], paper_values_csv: str | Path | None, out_csv: str | Path,

@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(workflow.basedir)))  # the lvg package of this check
 from lvg import layout as L
 from lvg.config import deep_merge, parse_resolution, resolution_dir, validate_config, validate_section
 from lvg.data.manifest import load_manifest, resolve_local_path
-from lvg.evaluate import evaluation_resolution
+from lvg.evaluate import evaluation_resolution, resolve_detector
 from lvg.train import lowres as lowres_train
 from lvg.train import superres as superres_train
 
@@ -41,7 +41,7 @@ ABLATION_SECTIONS = {
 TABLE1_METHODS = ["ours", "ours_untrained", *BASELINES]
 EVAL_RES = evaluation_resolution(config)
 EVAL_RES_DIR = resolution_dir(*parse_resolution(EVAL_RES))
-METRICS = ("fvd16", "fvd128", "color_similarity")
+METRICS = ("fvd16", "fvd128", "color_similarity", "semantic_change")
 # The colour curves of the real clips are as long as the sample sets (at most 129 frames).
 COLOR_FRAMES = config["samples"]["num_frames"]
 
@@ -53,6 +53,20 @@ wildcard_constraints:
     baseline="|".join(config["baselines"]) or "(?!)",
     variant=r"seq\d+|fp\d+-\d+",
     method=r"(?!real$)[a-z0-9][a-z0-9_-]*",
+
+
+
+
+def all_synthetic(dataset):
+    return all(s.kind == "synthetic" for s in MANIFESTS[dataset].sources.values())
+
+
+# The FVD detector of each dataset: config metrics.detector with "auto" resolved (world on synthetic data).
+DETECTOR = {ds: resolve_detector(config["metrics"]["detector"], all_synthetic(ds)) for ds in MANIFESTS}
+for _ds, _det in DETECTOR.items():
+    if _det == "world" and not all_synthetic(_ds):
+        raise ValueError(f"metrics.detector is 'world' but dataset {_ds!r} is not synthetic: the world detector "
+                         "learns from the synthetic world's ground truth (use an I3D weights file or i3d-random)")
 
 
 # ---------------------------------------------------------------------------------------------- sections
@@ -80,6 +94,22 @@ def network_keys(name, keys):
     """Only the keys that decide a section's networks and their initialisation (the untrained control's
     samples do not depend on steps or learning rates)."""
     return {k: copy.deepcopy(config[name][k]) for k in keys}
+
+
+def metrics_section(wildcards):
+    """The metrics section with the dataset's detector resolved (world / i3d-random / a weights file)."""
+    return copy.deepcopy(config["metrics"]) | {"detector": DETECTOR[wildcards.dataset]}
+
+
+def world_detector(wildcards):
+    """The world detector file, an input of the evaluation jobs of datasets that use it."""
+    if DETECTOR[wildcards.dataset] != "world":
+        return {}
+    return {"world": f"{L.MODEL_WORLD.format(dataset=wildcards.dataset)}/{L.WORLD_DETECTOR}"}
+
+
+def world_detector_path(wildcards, input):
+    return input.world if "world" in input.keys() else None
 
 
 def baseline_section(wildcards):
@@ -125,7 +155,21 @@ def baseline_train_index(wildcards):
 
 def model(kind, **wildcards):
     """The exported generator (G_ema.safetensors) of a model folder template."""
-    return f"{kind.format(**wildcards)}/{L.WEIGHTS}"
+    return model_file(kind, L.WEIGHTS, **wildcards)
+
+
+def model_file(kind, name, **wildcards):
+    return f"{kind.format(**wildcards)}/{name}"
+
+
+def ours_models(wildcards):
+    """Our LR generator (a Table 2 variant's for samples_ablation) and, for HR sample sets, the SR network."""
+    variant = getattr(wildcards, "variant", None)
+    out = {"lowres": model(L.MODEL_ABLATION, dataset=wildcards.dataset, variant=variant) if variant
+           else model(L.MODEL_LOWRES, dataset=wildcards.dataset)}
+    if config["samples"]["resolution"] == "hr":
+        out["superres"] = model(L.MODEL_SUPERRES, dataset=wildcards.dataset)
+    return out
 
 
 def baseline_samples_input(wildcards):
@@ -152,13 +196,18 @@ def records(dataset, method, extra=False):
     return [L.record(dataset, method, m, root) for m in METRICS]
 
 
-def real_color(dataset):
-    return L.record(dataset, "real", "color_similarity")
+def real_records(dataset):
+    """The real side: colour curve and semantic change (evaluate_real), held-out FVD (evaluate_sanity)."""
+    return [L.record(dataset, "real", m) for m in METRICS]
+
+
+def sanity(dataset):
+    return L.SANITY.format(metrics_root=L.METRICS_ROOT, dataset=dataset)
 
 
 def table1_inputs(wildcards):
     recs = [r for ds in MANIFESTS for m in TABLE1_METHODS for r in records(ds, m)]
-    return recs + [real_color(ds) for ds in MANIFESTS]
+    return recs + [r for ds in MANIFESTS for r in real_records(ds)] + [sanity(ds) for ds in MANIFESTS]
 
 
 def table2_inputs(wildcards):
@@ -182,10 +231,6 @@ def fig1_inputs(wildcards):
 
 
 # ---------------------------------------------------------------------------------------------- phase targets
-def all_synthetic(dataset):
-    return all(s.kind == "synthetic" for s in MANIFESTS[dataset].sources.values())
-
-
 def phase_acquire_output():
     out = [L.RAW_TABLE.format(dataset=ds) for ds in MANIFESTS]
     return out + [L.RAW_PROVENANCE.format(dataset=ds, source=s) for ds in MANIFESTS for s in sources(ds)]
@@ -205,7 +250,13 @@ def phase_preprocess_output():
     for ds in MANIFESTS:
         out += [L.PROCESSED_INDEX.format(dataset=ds, res=res) for res in RESOLUTIONS]
         out.append(L.PROVENANCE.format(dataset=ds))
+        if all_synthetic(ds):
+            out.append(L.WORLD_STATES.format(dataset=ds))
     return out
+
+
+def phase_train_world_output():
+    return [model_file(L.MODEL_WORLD, L.WORLD_DETECTOR, dataset=ds) for ds in MANIFESTS if DETECTOR[ds] == "world"]
 
 
 def phase_train_lowres_output():
@@ -227,7 +278,7 @@ def phase_train_baselines_output():
 
 
 def phase_evaluate_output():
-    out = [real_color(ds) for ds in MANIFESTS]
+    out = [r for ds in MANIFESTS for r in real_records(ds)] + [sanity(ds) for ds in MANIFESTS]
     return out + [r for ds in MANIFESTS for m in TABLE1_METHODS for r in records(ds, m)]
 
 
@@ -240,7 +291,8 @@ def figure(name, ext):
 
 
 def phase_render_output():
-    return table_outputs("table1") + [figure("fig5_color_similarity", ext) for ext in ("png", "pdf")]
+    return table_outputs("table1") + [figure(name, ext) for name in ("fig5_color_similarity", "fig5b_semantic_change")
+                                      for ext in ("png", "pdf")]
 
 
 FIGURES = [figure(name, ext) for name in ("fig1_long_videos", "fig5_color_similarity", "fig6_superres")

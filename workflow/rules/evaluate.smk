@@ -5,14 +5,17 @@
 
 rule evaluate_real:
     input:
+        unpack(world_detector),
         index=processed_index(EVAL_RES_DIR),
         # the provenance audit (every clip traced to its source, every checksum verified) gates the metrics
         audit=L.PROVENANCE,
     output:
         stats=L.record("{dataset}", "real", "fvd_stats"),
         color=L.record("{dataset}", "real", "color_similarity"),
+        semantic=L.record("{dataset}", "real", "semantic_change"),
     params:
-        metrics=config["metrics"],
+        metrics=metrics_section,
+        world_detector=world_detector_path,
         color_frames=COLOR_FRAMES,
         resolution=EVAL_RES,
         dataset_dir=lambda wc: L.PROCESSED_DIR.format(dataset=wc.dataset),
@@ -31,6 +34,7 @@ rule evaluate_real:
 
 rule evaluate:
     input:
+        unpack(world_detector),
         index=processed_index(EVAL_RES_DIR),
         real=L.record("{dataset}", "real", "fvd_stats"),
         samples=f"{L.SAMPLES_ROOT}/{{dataset}}/{{method}}/index.json",
@@ -38,8 +42,10 @@ rule evaluate:
         fvd16=L.record("{dataset}", "{method}", "fvd16"),
         fvd128=L.record("{dataset}", "{method}", "fvd128"),
         color=L.record("{dataset}", "{method}", "color_similarity"),
+        semantic=L.record("{dataset}", "{method}", "semantic_change"),
     params:
-        metrics=config["metrics"],
+        metrics=metrics_section,
+        world_detector=world_detector_path,
         color_frames=COLOR_FRAMES,
         resolution=EVAL_RES,
         dataset_dir=lambda wc: L.PROCESSED_DIR.format(dataset=wc.dataset),
@@ -62,6 +68,7 @@ use rule evaluate as evaluate_extra with:
     # Table 2 variants and the Fig. 6(c) control (paper_figures target): the same evaluation, written under
     # results/extra/ so that the Table 1 artifacts (DVC outs) never change when the extras are built.
     input:
+        unpack(world_detector),
         index=processed_index(EVAL_RES_DIR),
         real=L.record("{dataset}", "real", "fvd_stats"),
         samples=f"{L.EXTRA_SAMPLES_ROOT}/{{dataset}}/{{method}}/index.json",
@@ -69,8 +76,10 @@ use rule evaluate as evaluate_extra with:
         fvd16=L.record("{dataset}", "{method}", "fvd16", L.EXTRA_METRICS_ROOT),
         fvd128=L.record("{dataset}", "{method}", "fvd128", L.EXTRA_METRICS_ROOT),
         color=L.record("{dataset}", "{method}", "color_similarity", L.EXTRA_METRICS_ROOT),
+        semantic=L.record("{dataset}", "{method}", "semantic_change", L.EXTRA_METRICS_ROOT),
     params:
-        metrics=config["metrics"],
+        metrics=metrics_section,
+        world_detector=world_detector_path,
         color_frames=COLOR_FRAMES,
         resolution=EVAL_RES,
         dataset_dir=lambda wc: L.PROCESSED_DIR.format(dataset=wc.dataset),
@@ -81,6 +90,36 @@ use rule evaluate as evaluate_extra with:
         "logs/evaluate_extra/{dataset}/{method}.log",
     benchmark:
         "benchmarks/evaluate_extra/{dataset}/{method}.tsv"
+
+
+rule evaluate_sanity:
+    # Does the detector measure realism? Held-out real clips against the real statistics (Table 1's real
+    # row) and four degradations of them (shuffled, frozen, blurred, colour blobs): lvg.metrics.sanity.
+    input:
+        unpack(world_detector),
+        index=processed_index(EVAL_RES_DIR),
+        real=L.record("{dataset}", "real", "fvd_stats"),
+    output:
+        fvd16=L.record("{dataset}", "real", "fvd16"),
+        fvd128=L.record("{dataset}", "real", "fvd128"),
+        sanity=L.SANITY.format(metrics_root=L.METRICS_ROOT, dataset="{dataset}"),
+    params:
+        metrics=metrics_section,
+        world_detector=world_detector_path,
+        resolution=EVAL_RES,
+        holdout=config["world_detector"]["holdout"],
+        dataset_dir=lambda wc: L.PROCESSED_DIR.format(dataset=wc.dataset),
+        metrics_root=lambda wc: L.METRICS_ROOT,
+        cache_dir=lambda wc: L.metrics_cache(wc.dataset),
+    threads: config["metrics"]["threads"] or workflow.cores
+    log:
+        "logs/evaluate_sanity/{dataset}.log",
+    benchmark:
+        "benchmarks/evaluate_sanity/{dataset}.tsv"
+    conda:
+        "../envs/lvg.yaml"
+    script:
+        "../scripts/evaluate.py"
 
 
 rule phase_evaluate:

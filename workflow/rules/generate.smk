@@ -4,8 +4,7 @@
 
 rule samples_ours:
     input:
-        lowres=model(L.MODEL_LOWRES, dataset="{dataset}"),
-        superres=model(L.MODEL_SUPERRES, dataset="{dataset}"),
+        unpack(ours_models),
     output:
         f"{L.SAMPLES_ROOT}/{{dataset}}/ours/index.json",
     params:
@@ -25,8 +24,7 @@ rule samples_ours:
 use rule samples_ours as samples_ablation with:
     # Table 2: an ablated LR model through the same super-resolution network as ours.
     input:
-        lowres=model(L.MODEL_ABLATION, dataset="{dataset}", variant="{variant}"),
-        superres=model(L.MODEL_SUPERRES, dataset="{dataset}"),
+        unpack(ours_models),
     output:
         f"{L.EXTRA_SAMPLES_ROOT}/{{dataset}}/ours_{{variant}}/index.json",
     params:

@@ -43,6 +43,25 @@ rule preprocess_audit:
         "../scripts/preprocess_audit.py"
 
 
+rule preprocess_world:
+    # Synthetic datasets only: the world's state in every frame of every clip (the world detector's labels).
+    input:
+        clips=L.CLIPS,
+        provenance=per_source(L.RAW_PROVENANCE),
+    output:
+        L.WORLD_STATES,
+    params:
+        raw_dir=lambda wc: L.RAW_DIR.format(dataset=wc.dataset),
+    log:
+        "logs/preprocess_world/{dataset}.log",
+    benchmark:
+        "benchmarks/preprocess_world/{dataset}.tsv"
+    conda:
+        "../envs/lvg.yaml"
+    script:
+        "../scripts/preprocess_world.py"
+
+
 rule phase_preprocess:
     input:
         phase_preprocess_output(),

@@ -6,14 +6,16 @@ rule table1:
     input:
         records=table1_inputs,
         paper_values="workflow/paper_values.csv",
-        # the paper's main comparison is Table 1 beside Fig. 5: the Markdown table links the figure
+        # the paper's main comparison is Table 1 beside Fig. 5: the Markdown table links the figures
         fig5=figure("fig5_color_similarity", "png"),
+        fig5b=figure("fig5b_semantic_change", "png"),
     output:
         csv=report(L.TABLE.format(table="table1", ext="csv"), caption="../report/table1.rst", category="Tables"),
         md=L.TABLE.format(table="table1", ext="md"),
         tex=L.TABLE.format(table="table1", ext="tex"),
     params:
         metrics_roots=[L.METRICS_ROOT],
+        sanity=[sanity(ds) for ds in MANIFESTS],
     log:
         "logs/table1.log",
     benchmark:
@@ -57,6 +59,25 @@ rule fig5_color_similarity:
         "logs/fig5_color_similarity.log",
     benchmark:
         "benchmarks/fig5_color_similarity.tsv"
+    conda:
+        "../envs/lvg.yaml"
+    script:
+        "../scripts/render_figure.py"
+
+
+rule fig5b_semantic_change:
+    input:
+        table1_inputs,
+    output:
+        png=report(figure("fig5b_semantic_change", "png"), caption="../report/fig5b.rst", category="Figures"),
+        pdf=figure("fig5b_semantic_change", "pdf"),
+    params:
+        metrics_roots=[L.METRICS_ROOT],
+        methods=[[ds, m] for ds in MANIFESTS for m in ["real", *TABLE1_METHODS]],
+    log:
+        "logs/fig5b_semantic_change.log",
+    benchmark:
+        "benchmarks/fig5b_semantic_change.tsv"
     conda:
         "../envs/lvg.yaml"
     script:

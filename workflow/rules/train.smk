@@ -79,3 +79,34 @@ rule train_superres:
 rule phase_train_superres:
     input:
         phase_train_superres_output(),
+
+
+rule train_world_detector:
+    # The world-state detector of a synthetic dataset (the FVD features of metrics.detector: world).
+    input:
+        index=lambda wc: L.PROCESSED_INDEX.format(
+            dataset=wc.dataset, res=resolution_dir(*parse_resolution(config["world_detector"]["resolution"]))
+        ),
+        states=L.WORLD_STATES,
+    output:
+        model=f"{L.MODEL_WORLD}/{L.WORLD_DETECTOR}",
+        config=f"{L.MODEL_WORLD}/detector.json",
+        metrics=f"{L.MODEL_WORLD}/metrics.csv",
+    params:
+        section=lambda wc: section("world_detector"),
+        dataset_dir=lambda wc: L.PROCESSED_DIR.format(dataset=wc.dataset),
+        out_dir=lambda wc: L.MODEL_WORLD.format(dataset=wc.dataset),
+    threads: train_threads("world_detector")
+    log:
+        "logs/train_world_detector/{dataset}.log",
+    benchmark:
+        "benchmarks/train_world_detector/{dataset}.tsv"
+    conda:
+        "../envs/lvg.yaml"
+    script:
+        "../scripts/train_world_detector.py"
+
+
+rule phase_train_world:
+    input:
+        phase_train_world_output(),

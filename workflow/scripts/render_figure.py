@@ -3,7 +3,7 @@ from pathlib import Path
 
 from lvg.io import read_json
 from lvg.logs import snakemake_job
-from lvg.report.figures import plot_color_similarity, plot_frame_strips, plot_sr_comparison
+from lvg.report.figures import plot_color_similarity, plot_frame_strips, plot_semantic_change, plot_sr_comparison
 from lvg.report.records import load_records
 
 snakemake_job(snakemake)  # noqa: F821
@@ -19,5 +19,6 @@ else:
     records = load_records(smk.params.metrics_roots)
     wanted = {tuple(dm) for dm in smk.params.methods}
     records = records[[(d, m) in wanted for d, m in zip(records["dataset"], records["method"], strict=True)]]
-    plot = plot_color_similarity if smk.rule == "fig5_color_similarity" else plot_sr_comparison
+    plot = {"fig5_color_similarity": plot_color_similarity, "fig5b_semantic_change": plot_semantic_change,
+            "fig6_superres": plot_sr_comparison}[smk.rule]
     plot(records, out.png, out.pdf)

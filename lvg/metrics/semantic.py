@@ -1,0 +1,76 @@
+"""Semantic change: does new content appear at the right rate? Measured on the `world` detector's readout of
+long videos (:meth:`lvg.metrics.world.WorldDetector.readout`), generated and real alike.
+
+LongVideoGAN's claim is about the time axis: over thousands of frames the scenery should change (a new
+biome, the light of another hour) as often as in the real videos, not freeze (StyleGAN-V, DIGAN) nor churn
+(MoCoGAN-HD, TATS). Colour similarity (Fig. 5) sees this through colour histograms; these metrics see it
+through what the world detector recognises:
+
+* ``biome_changes_per_min``: changes of the recognised biome per minute of video (30 fps). The per-frame
+  biome probabilities are averaged over a one-second window before the argmax, so a single misread frame
+  is not a change.
+* ``hour_drift_per_1k``: how fast the time of day moves, in hours per 1,000 frames: the absolute slope of a
+  least-squares line through the recognised hour.
+* ``drift``: the mean absolute change of the standardised regression readout (time of day, fog, cloud
+  cover, camera speed, horizon, exposure, warmth, and sky fraction) between frames ``t`` and
+  ``t + lag``, for lags 1 .. 512: a semantic counterpart of the colour-similarity curve.
+
+Totals pool all videos: changes over total minutes, the mean slope, and per lag the mean over every pair
+of frames that far apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from lvg.data.world import REGRESSION
+
+LAGS = (1, 4, 16, 64, 128, 256, 512)
+SMOOTH_FRAMES = 31  # ~1 s at 30 fps
+HOUR_SCALE = REGRESSION["hour"][2]  # standardised hour -> hours
+
+
+def biome_changes(probs: np.ndarray, smooth: int = SMOOTH_FRAMES) -> int:
+    """Changes of the argmax of ``probs`` ``[T, K]`` after a centred moving average over ``smooth`` frames."""
+    if len(probs) < 2:
+        return 0
+    k = min(smooth, len(probs))
+    kernel = np.ones(k) / k
+    sm = np.stack([np.convolve(probs[:, j], kernel, mode="same") for j in range(probs.shape[1])], axis=1)
+    labels = sm.argmax(axis=1)
+    return int((labels[1:] != labels[:-1]).sum())
+
+
+def hour_slope(regression: np.ndarray) -> float:
+    """|d hour / d frame| in hours per frame, from the standardised hour readout (column of ``hour``)."""
+    hours = regression[:, list(REGRESSION).index("hour")] * HOUR_SCALE
+    t = np.arange(len(hours), dtype=np.float64)
+    return float(abs(np.polyfit(t, hours, 1)[0])) if len(hours) > 2 else 0.0
+
+
+def change_summary(readouts: Iterable[dict[str, np.ndarray]], fps: float = 30.0,
+                   lags: Sequence[int] = LAGS) -> dict[str, Any]:
+    """The pooled metrics (see the module doc) of several videos' readouts."""
+    changes, minutes, slopes, frames = 0, 0.0, [], []
+    sums = np.zeros(len(lags))
+    counts = np.zeros(len(lags))
+    for r in readouts:
+        n = len(r["regression"])
+        frames.append(n)
+        changes += biome_changes(r["biome"])
+        minutes += n / fps / 60
+        slopes.append(hour_slope(r["regression"]))
+        reg = r["regression"]
+        for i, lag in enumerate(lags):
+            if lag < n:
+                d = np.abs(reg[lag:] - reg[:-lag]).mean(axis=1)
+                sums[i] += d.sum()
+                counts[i] += len(d)
+    drift = [float(s / c) if c else None for s, c in zip(sums, counts, strict=True)]
+    return {"num_videos": len(frames), "frames": frames, "fps": fps,
+            "biome_changes_per_min": changes / minutes if minutes else None,
+            "hour_drift_per_1k": float(np.mean(slopes)) * 1000 if slopes else None,
+            "drift": {"lags": list(lags), "mean": drift}}

@@ -1,0 +1,244 @@
+"""The `world` detector: a small video network trained on the synthetic world's ground truth, whose features
+give FVD a meaning offline, and whose predictions read the world's state out of any video.
+
+No pretrained video network can be downloaded here, and a random-weight I3D does not measure realism (it
+ranked saturated colour blobs above landscapes). But the synthetic world is ours: every frame's state is known
+(:mod:`lvg.data.world`). So the DAG trains, once per synthetic dataset, a 3D-conv network on the real training
+clips at the LR size to predict that state (classification heads: biome, camera direction, which object
+classes are in view; regression heads: time of day, fog, cloud cover, camera speed, horizon, exposure, warmth,
+and sky fraction). Its penultimate features (one ``embed_dim`` vector per 4 frames, averaged over the
+clip) are the FVD feature space; its per-position predictions are a readout of the world state, used for the
+semantic change metrics (:mod:`lvg.metrics.semantic`).
+
+Network (:class:`WorldNet`), for ``[N, 3, T, 64, 64]`` in [-1, 1] (other sizes are resized to the training
+size first, antialiased). The input gains the frame-to-frame differences ``x[t] - x[t-1]`` (times
+``motion_gain``, zero at ``t = 0``) as three more channels: without them the network identified the 36
+training clips by their look and never learnt motion (held-out direction accuracy 0.37 against a chance of
+0.75); with them, and time-reversed training windows (whose direction label flips), it reads the direction
+from motion (0.95 held out), and frozen or shuffled videos look unlike real ones to it from the first layer::
+
+    cat(x, motion_gain * dx/dt)             6 channels          T     x 64 x 64
+    conv3d 3x3x3 stride (1,2,2)  6 -> c0   GroupNorm, lrelu      T     x 32 x 32
+    conv3d 3x3x3 stride (2,2,2) c0 -> c1   GroupNorm, lrelu      T/2   x 16 x 16
+    conv3d 3x3x3 stride (2,2,2) c1 -> c2   GroupNorm, lrelu      T/4   x  8 x  8
+    conv3d 3x3x3 stride (1,2,2) c2 -> c3   GroupNorm, lrelu      T/4   x  4 x  4
+    flatten the 4x4 map (adaptive pooling), linear -> embed_dim, lrelu: e [N, E, T/4]
+    heads: one linear map of e per target group
+
+The detector file is an artifact like the models (``results/models/world/<dataset>/detector.safetensors`` +
+``.json`` with its config, training settings, the dataset it was trained on and its held-out accuracy per
+head); records name it by sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lvg.data.synthetic import BIOME_NAMES, OBJECT_CLASSES
+from lvg.data.world import REGRESSION
+from lvg.errors import InputError
+from lvg.io import atomic_path, read_json, sha256_file, write_json
+
+NAME = "world"
+STRIDE = 4  # frames per output position
+MIN_FRAMES = 16
+
+
+@dataclass(frozen=True)
+class WorldNetConfig:
+    height: int = 64
+    width: int = 64
+    channels: tuple[int, ...] = (16, 32, 64, 96)
+    embed_dim: int = 32
+    motion_gain: float = 4.0
+    num_biomes: int = len(BIOME_NAMES)
+    num_objects: int = len(OBJECT_CLASSES)
+    num_regression: int = len(REGRESSION)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> WorldNetConfig:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+def _block(c_in: int, c_out: int, stride: tuple[int, int, int]) -> nn.Sequential:
+    return nn.Sequential(nn.Conv3d(c_in, c_out, 3, stride=stride, padding=1),
+                         nn.GroupNorm(min(8, c_out), c_out), nn.LeakyReLU(0.2))
+
+
+class WorldNet(nn.Module):
+    """See the module docstring. ``forward(video)`` -> dict of head outputs ``[N, k, T/4]``."""
+
+    def __init__(self, cfg: WorldNetConfig | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg = cfg or WorldNetConfig()
+        c = (6, *cfg.channels)
+        strides = ((1, 2, 2), (2, 2, 2), (2, 2, 2), (1, 2, 2))
+        self.trunk = nn.Sequential(*(_block(c[i], c[i + 1], strides[i]) for i in range(4)))
+        self.embed = nn.Linear(cfg.channels[-1] * 16, cfg.embed_dim)
+        self.heads = nn.ModuleDict({
+            "biome": nn.Linear(cfg.embed_dim, cfg.num_biomes),
+            "direction": nn.Linear(cfg.embed_dim, 1),
+            "in_view": nn.Linear(cfg.embed_dim, cfg.num_objects),
+            "regression": nn.Linear(cfg.embed_dim, cfg.num_regression),
+        })
+
+    def embedding(self, video: Tensor) -> Tensor:
+        """``[N, 3, T, H, W]`` in [-1, 1] (T a multiple of 4, >= 16) -> ``[N, E, T/4]``."""
+        n, _, t = video.shape[:3]
+        assert video.ndim == 5 and video.shape[1] == 3 and t % STRIDE == 0 and t >= MIN_FRAMES, tuple(video.shape)
+        motion = torch.cat([torch.zeros_like(video[:, :, :1]), video[:, :, 1:] - video[:, :, :-1]], dim=2)
+        x = self.trunk(torch.cat([video, self.cfg.motion_gain * motion], dim=1))  # [N, C, T/4, h, w]
+        x = F.adaptive_avg_pool3d(x, (x.shape[2], 4, 4))
+        x = x.permute(0, 2, 1, 3, 4).flatten(2)  # [N, T/4, C * 16]
+        return F.leaky_relu(self.embed(x), 0.2).transpose(1, 2)
+
+    def forward(self, video: Tensor) -> dict[str, Tensor]:
+        e = self.embedding(video).transpose(1, 2)  # [N, T/4, E]
+        return {k: head(e).transpose(1, 2) for k, head in self.heads.items()}
+
+
+def prepare(videos: Tensor | np.ndarray, size: tuple[int, int]) -> Tensor:
+    """uint8 or [-1, 1] float ``[N, 3, T, H, W]`` -> float32 in [-1, 1] at ``size`` (antialiased bilinear when
+    the size differs), ``T`` cut to a multiple of 4."""
+    x = torch.from_numpy(np.ascontiguousarray(videos)) if isinstance(videos, np.ndarray) else videos
+    if x.ndim != 5 or x.shape[1] != 3:
+        raise ValueError(f"videos must be [N, 3, T, H, W], got {tuple(x.shape)}")
+    x = x.to(torch.float32) / 127.5 - 1 if x.dtype == torch.uint8 else x.to(torch.float32)
+    n, _, t, h, w = x.shape
+    t = t - t % STRIDE
+    x = x[:, :, :t]
+    if (h, w) != tuple(size):
+        frames = x.transpose(1, 2).reshape(n * t, 3, h, w)
+        frames = F.interpolate(frames, size=size, mode="bilinear", antialias=True, align_corners=False)
+        x = frames.reshape(n, t, 3, *size).transpose(1, 2)
+    return x
+
+
+class WorldDetector:
+    """The `world` FVD feature detector and state readout, loaded from its file (:func:`load_world_detector`)."""
+
+    name = NAME
+
+    def __init__(self, net: WorldNet, meta: dict[str, Any], path: Path | None = None, sha256: str | None = None,
+                 device: str | torch.device = "cpu") -> None:
+        self.net = net.eval().requires_grad_(False).to(device)
+        self.meta, self.path, self._sha256 = meta, path, sha256
+        self.device = torch.device(device)
+        self.size = (net.cfg.height, net.cfg.width)
+
+    @property
+    def sha256(self) -> str | None:
+        return self._sha256
+
+    @property
+    def fingerprint(self) -> str:
+        """Identity of the weights (for caches), also for an in-memory detector without a file."""
+        if self._sha256:
+            return self._sha256
+        h = hashlib.sha256()
+        for k, v in sorted(self.net.state_dict().items()):
+            h.update(k.encode() + v.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()
+
+    def describe(self) -> dict[str, Any]:
+        out = {"name": NAME, "sha256": self._sha256, "comparable_to_published": False,
+               "features": f"{self.net.cfg.embed_dim}-d penultimate features of the world-state network, "
+                           "averaged over time",
+               "input": f"frames resized to {self.size[0]}x{self.size[1]} (antialiased bilinear), [-1, 1]",
+               "trained_on": self.meta.get("dataset"), "heldout": self.meta.get("heldout")}
+        if self.path is not None:
+            out["file"] = self.path.name
+        return out
+
+    def default_batch_size(self, frames: int) -> int:
+        return max(1, 512 // frames)
+
+    def features(self, videos: Tensor | np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """``[N, E]`` float64 features of ``videos`` ``[N, 3, T, H, W]`` (uint8, or float in [-1, 1])."""
+        x = prepare(videos, self.size)
+        if x.shape[2] < MIN_FRAMES:
+            raise ValueError(f"the world detector needs at least {MIN_FRAMES} frames per clip, got {x.shape[2]}")
+        bs = batch_size or self.default_batch_size(x.shape[2])
+        out = []
+        with torch.inference_mode():
+            for i in range(0, x.shape[0], bs):
+                e = self.net.embedding(x[i:i + bs].to(self.device))
+                out.append(e.mean(dim=2).to("cpu", torch.float64).numpy())
+        return np.concatenate(out)
+
+    def readout(self, video: Tensor | np.ndarray) -> dict[str, np.ndarray]:
+        """Per-frame predictions for one video ``[3, T, H, W]``: ``biome`` probabilities ``[T', 7]``,
+        ``direction`` probability ``[T']``, ``in_view`` probabilities ``[T', 7]``, ``regression`` (standardised)
+        ``[T', R]``, with ``T'`` = T cut to a multiple of 4 (each position's output repeated for its 4 frames)."""
+        x = prepare(torch.as_tensor(video)[None] if not isinstance(video, Tensor) else video[None], self.size)
+        with torch.inference_mode():
+            out = self.net(x.to(self.device))
+        def rep(t: Tensor) -> np.ndarray:
+            return t[0].transpose(0, 1).repeat_interleave(STRIDE, dim=0).to("cpu", torch.float64).numpy()
+        return {"biome": rep(out["biome"].softmax(dim=1)), "direction": rep(out["direction"].sigmoid())[:, 0],
+                "in_view": rep(out["in_view"].sigmoid()), "regression": rep(out["regression"])}
+
+
+# ---------------------------------------------------------------------------------------------- files
+def save_world_detector(net: WorldNet, path: str | Path, meta: dict[str, Any]) -> Path:
+    """Weights (safetensors) + ``<name>.json`` (``{"model": "world", "detector": cfg, ...meta}``), atomically."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": "lvg", "model": NAME})
+    write_json(path.with_suffix(".json"), {"model": NAME, "detector": net.cfg.to_dict(), **meta})
+    return path
+
+
+def load_world_detector(path: str | Path, device: str | torch.device = "cpu") -> WorldDetector:
+    """The detector saved by :func:`save_world_detector`, its sha256 recorded (no pickles)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "world detector weights not found (trained by the train_world_detector rule)")
+    meta_path = path.with_suffix(".json")
+    try:
+        meta = read_json(meta_path)
+    except (OSError, ValueError) as e:
+        raise InputError(meta_path, f"unreadable detector config ({e})") from None
+    if meta.get("model") != NAME:
+        raise InputError(meta_path, f"holds a {meta.get('model')!r}, expected the {NAME!r} detector")
+    net = WorldNet(WorldNetConfig.from_dict(meta["detector"]))
+    try:
+        net.load_state_dict(load_file(str(path)), strict=True)
+    except (SafetensorError, OSError, RuntimeError) as e:
+        raise InputError(path, f"weights do not load into the detector of {meta_path.name}: {e}") from None
+    return WorldDetector(net, meta, path=path, sha256=sha256_file(path), device=device)
+
+
+def head_losses(out: dict[str, Tensor], labels: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Per-group losses of a batch: cross-entropy (biome), BCE (direction, in view), MSE (regression).
+
+    ``labels`` hold per-position targets ``[N, T/4]`` (``biome``, ``direction``), ``[N, K, T/4]``
+    (``in_view``, ``regression``)."""
+    return {
+        "biome": F.cross_entropy(out["biome"], labels["biome"]),
+        "direction": F.binary_cross_entropy_with_logits(out["direction"][:, 0], labels["direction"].float()),
+        "in_view": F.binary_cross_entropy_with_logits(out["in_view"], labels["in_view"].float()),
+        "regression": F.mse_loss(out["regression"], labels["regression"]),
+    }
+
+
+def json_safe(d: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(d, default=float))

@@ -1,0 +1,255 @@
+"""The synthetic world's per-frame ground truth, the `world` detector, its semantic readout and the sanity
+degradations (lvg/data/world.py, lvg/metrics/world.py, lvg/metrics/semantic.py, lvg/metrics/sanity.py).
+
+Proven here: the renderer's state table matches what it drew (the sky fraction is the centre square above the
+horizon; objects are in view exactly when their pixels are), survives the cut into clips frame for frame, and
+is the same table whatever else is rendered; the network's shapes, features and readout; semantic change
+counts known biome switches and slopes; each degradation does what its name says, reproducibly; the
+detector trains through the shared loop, writes its held-out accuracy, loads back, and resumes exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from helpers import assert_same_run
+
+from lvg.data.reader import VideoDataset
+from lvg.data.synthetic import (
+    _NK,
+    _NL,
+    _NS,
+    BIOME_NAMES,
+    OBJECT_CLASSES,
+    WORLD_COLUMNS,
+    SyntheticSpec,
+    SyntheticVideo,
+    render_video,
+)
+from lvg.data.world import REGRESSION, WorldLabels, heldout_clips, write_clip_states
+from lvg.errors import InputError
+from lvg.metrics import sanity, semantic
+from lvg.metrics.world import WorldDetector, WorldNet, WorldNetConfig, load_world_detector
+from lvg.train.world import WorldWindows, group_labels, regression_means, run_train_world
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+SPEC = SyntheticSpec(seed=7, duration_s=6.0, height=96, width=160, shot_min_s=1.5, shot_max_s=2.5)
+
+
+# ---------------------------------------------------------------------------------------------- ground truth
+def test_state_matches_the_rendered_frame() -> None:
+    video = SyntheticVideo(SPEC)
+    kinds = set()
+    seen_riders = False
+    for i in range(0, len(video), 7):
+        frame, state = video.frame_and_state(i)
+        assert np.array_equal(frame, video.frame(i))  # the state costs nothing to the picture
+        kinds.add(state["kind"])
+        if state["kind"] != "shot":
+            assert set(state) == {"frame", "kind"}
+            continue
+        assert set(state) == set(WORLD_COLUMNS) and state["biome"] in BIOME_NAMES
+        seg = video.segment_at(i)
+        idx = video.world.render_shot(seg["shot"], seg["horizon"], seg["direction"], video.ride_time(i))
+        x0 = (SPEC.width - SPEC.height) // 2
+        sq = idx[:, x0:x0 + SPEC.height]
+        assert state["sky"] == pytest.approx(float((sq >= _NL * _NK * _NS).mean()))
+        y_h = int(round(state["horizon"] * SPEC.height))
+        assert (sq[:y_h] >= _NL * _NK * _NS).mean() > 0.5 and (sq[y_h + 2:] < _NL * _NK * _NS).all()
+        for c in OBJECT_CLASSES:
+            assert 0 <= state[c] < 0.5, c
+        seen_riders |= state["riders"] > 0
+        assert 6.5 <= state["hour"] <= 19.5 and 0 <= state["fog"] <= 1 and state["speed"] > 0
+    assert "shot" in kinds and kinds & {"title_card", "end_card", "black"} and seen_riders
+
+
+def test_world_table_is_written_beside_the_video_and_cut_into_clips(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    render_video(SPEC, raw / "v0.mp4", world_path=raw / "v0.world.csv")
+    table = pd.read_csv(raw / "v0.world.csv")
+    assert list(table.columns) == list(WORLD_COLUMNS) and len(table) == SPEC.num_frames
+    assert (table["frame"] == np.arange(len(table))).all()
+    (raw / "v0.provenance.json").write_text(json.dumps({"world_file": "v0.world.csv"}))
+    shots = table[table["kind"] == "shot"]
+    a = int(shots["frame"].iloc[3])
+    clips = pd.DataFrame([{"clip_id": "v0/a", "source": "v0", "start_frame": a, "end_frame": a + 20}])
+    clips.to_csv(tmp_path / "clips.csv", index=False)
+    out = write_clip_states(tmp_path / "clips.csv", raw, tmp_path / "world.csv")
+    assert list(out["frame"]) == list(range(20)) and (out["clip_id"] == "v0/a").all()
+    expected = table.set_index("frame").loc[a:a + 19]
+    np.testing.assert_allclose(out["hour"].to_numpy(), expected["hour"].to_numpy(), rtol=1e-5)
+    labels = WorldLabels.read(tmp_path / "world.csv")
+    w = labels.window("v0/a", 4, 8)
+    assert w["biome"].dtype == np.int64 and set(w) >= {"biome", "direction", *REGRESSION}
+    assert (w["biome"] == BIOME_NAMES.index(expected["biome"].iloc[4])).all()
+    # a clip over a title card is refused, naming it
+    title = int(table[table["kind"] == "title_card"]["frame"].iloc[0])
+    pd.DataFrame([{"clip_id": "v0/t", "source": "v0", "start_frame": title, "end_frame": title + 5}]).to_csv(
+        tmp_path / "bad.csv", index=False)
+    with pytest.raises(InputError, match="v0/t"):
+        write_clip_states(tmp_path / "bad.csv", raw, tmp_path / "world2.csv")
+
+
+def test_heldout_split_is_a_fixed_fraction() -> None:
+    ids = [f"ride_{i:03d}/clip{j}" for i in range(20) for j in range(10)]
+    held = heldout_clips(ids, 0.2)
+    assert 0.12 < len(held) / len(ids) < 0.28 and held == heldout_clips(list(reversed(ids)), 0.2)
+    assert held - heldout_clips(ids[:100], 0.2) <= set(ids[100:])  # a clip keeps its side
+    assert len(heldout_clips(ids[:2], 0.01)) == 1 and len(heldout_clips(ids[:2], 0.99)) == 1  # never empty
+    with pytest.raises(InputError, match="at least 2"):
+        heldout_clips(ids[:1], 0.2)
+
+
+def test_group_labels_per_four_frames() -> None:
+    n = 16
+    window = {"biome": np.repeat([1, 2], 8), "direction": np.ones(n, np.int64),
+              **{f"in_view_{c}": np.zeros(n, np.int64) for c in OBJECT_CLASSES},
+              **{k: np.arange(n, dtype=np.float32) for k in REGRESSION}}
+    g = group_labels(window)
+    assert g["biome"].tolist() == [1, 1, 2, 2] and g["in_view"].shape == (len(OBJECT_CLASSES), 4)
+    assert g["regression"][0].tolist() == [1.5, 5.5, 9.5, 13.5]
+
+
+# ---------------------------------------------------------------------------------------------- network
+def test_network_shapes_features_and_readout() -> None:
+    torch.manual_seed(0)
+    det = WorldDetector(WorldNet(WorldNetConfig(height=32, width=32, embed_dim=8)), {"dataset": "t"})
+    video = torch.rand(2, 3, 24, 32, 32) * 2 - 1
+    out = det.net(video)
+    assert out["biome"].shape == (2, len(BIOME_NAMES), 6) and out["regression"].shape == (2, len(REGRESSION), 6)
+    f = det.features(video)
+    assert f.shape == (2, 8) and f.dtype == np.float64
+    np.testing.assert_allclose(det.features((video * 127.5 + 128).clamp(0, 255).to(torch.uint8)), f, atol=0.05)
+    big = torch.nn.functional.interpolate(video[0].transpose(0, 1), size=(64, 64), mode="nearest")
+    assert det.features(big.transpose(0, 1)[None]).shape == (1, 8)  # other sizes are resized first
+    r = det.readout(video[0])
+    assert r["biome"].shape == (24, len(BIOME_NAMES)) and np.allclose(r["biome"].sum(1), 1)
+    assert r["regression"].shape == (24, len(REGRESSION)) and r["direction"].shape == (24,)
+    with pytest.raises(ValueError, match="16 frames"):
+        det.features(video[:, :, :12])
+
+
+# ---------------------------------------------------------------------------------------------- semantic
+def test_semantic_change_counts_switches_and_slopes() -> None:
+    probs = np.zeros((300, 3))
+    probs[:100, 0] = probs[100:250, 1] = probs[250:, 2] = 1
+    probs[150, :] = [0, 0, 1]  # one misread frame: smoothed away
+    assert semantic.biome_changes(probs) == 2
+    reg = np.zeros((600, len(REGRESSION)))
+    col = list(REGRESSION).index("hour")
+    reg[:, col] = np.arange(600) * 0.001 / semantic.HOUR_SCALE  # +0.001 hour per frame
+    assert semantic.hour_slope(reg) == pytest.approx(0.001, rel=1e-6)
+    summary = semantic.change_summary([{"biome": probs, "regression": reg[:300]}, {"biome": probs[:30],
+                                                                                  "regression": reg[:30]}])
+    assert summary["num_videos"] == 2 and summary["frames"] == [300, 30]
+    assert summary["biome_changes_per_min"] == pytest.approx(2 / (330 / 30 / 60))
+    lag1 = summary["drift"]["mean"][0]
+    assert lag1 == pytest.approx(0.001 / semantic.HOUR_SCALE / len(REGRESSION))
+    assert summary["drift"]["mean"][-1] is None  # no pair 512 frames apart
+
+
+# ---------------------------------------------------------------------------------------------- sanity
+def test_degradations_do_what_they_say_reproducibly() -> None:
+    g = torch.Generator().manual_seed(0)
+    clip = (torch.rand(3, 16, 32, 32, generator=g) * 255).to(torch.uint8)
+    clip[:, :, :16] = torch.arange(16, dtype=torch.uint8).view(1, 16, 1, 1) * 10  # a moving part
+    shuffled = sanity.degrade(clip, "shuffled", 0, 3)
+    assert torch.equal(shuffled, sanity.degrade(clip, "shuffled", 0, 3))  # reproducible
+    assert sorted(shuffled[0, :, 0, 0].tolist()) == sorted(clip[0, :, 0, 0].tolist())
+    assert not torch.equal(shuffled, clip)
+    frozen = sanity.degrade(clip, "frozen", 0, 0)
+    assert all(torch.equal(frozen[:, t], clip[:, 0]) for t in range(16))
+    blurred = sanity.degrade(clip, "blurred", 0, 0)
+    noisy = (slice(None), slice(None), slice(20, 28), slice(8, 24))  # the white-noise half: smoothed away
+    assert blurred[noisy].float().std() < 0.25 * clip[noisy].float().std() and blurred.dtype == torch.uint8
+    blobs = sanity.degrade(clip, "blobs", 0, 0)
+    assert blobs.shape == clip.shape and not torch.equal(blobs[:, 0], blobs[:, 1])  # new blobs every frame
+    assert not torch.equal(blobs, sanity.degrade(clip, "blobs", 0, 1))
+    with pytest.raises(ValueError, match="unknown degradation"):
+        sanity.degrade(clip, "inverted", 0, 0)
+
+
+def test_sanity_verdict() -> None:
+    ok = sanity.verdict({"heldout": {"mean": 2.0, "std": 0.5}, "shuffled": {"mean": 9.0},
+                         "frozen": {"mean": 30.0}})
+    assert ok["passed"] and ok["bar"] == 4.0 and ok["degradations"]["frozen"]["ratio"] == 15.0
+    bad = sanity.verdict({"heldout": {"mean": 2.0, "std": 0.1}, "blurred": {"mean": 3.0}})
+    assert not bad["passed"] and bad["real_best"] and not bad["degradations"]["blurred"]["clearly_worse"]
+    worst = sanity.verdict({"heldout": {"mean": 5.0, "std": 0.1}, "blobs": {"mean": 1.0}})
+    assert not worst["real_best"] and not worst["passed"]
+    assert "NOT clearly worse" in sanity.ranking_line("world", 16, bad)
+
+
+# ---------------------------------------------------------------------------------------------- training
+@pytest.fixture(scope="module")
+def world_dataset(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    out = tmp_path_factory.mktemp("world") / "world.csv"
+    project = tiny_dataset.parents[2]
+    write_clip_states(project / "data/clips/tiny.csv", project / "data/raw/tiny", out)
+    return tiny_dataset, out
+
+
+SECTION = dict(resolution="16x16", steps=6, batch=4, holdout=0.3, eval_windows=16, log_every=2,
+               checkpoint_every=3, keep_checkpoints=0)
+
+
+def test_windows_reverse_and_mirror_with_their_labels(world_dataset) -> None:
+    """A mirrored or time-reversed window shows motion the other way, so its direction label flips (both:
+    it flips back); reversal plays the frames and their labels backwards; the in-view threshold counts
+    coverage above it only."""
+    dataset, states = world_dataset
+    labels = WorldLabels.read(states)
+    data = WorldWindows(VideoDataset(dataset, 16, 16, 16, x_flip=True), labels, heldout=False, fraction=0.3,
+                        time_reverse=True)
+    clip = data.clips[0]
+    plain = data.item(clip, 0, False)
+    for flip, reverse in ((True, False), (False, True), (True, True)):
+        item = data.item(clip, 0, flip, reverse)
+        video = plain["video"].flip(3) if flip else plain["video"]
+        torch.testing.assert_close(item["video"], video.flip(1) if reverse else video)
+        expected = 1 - plain["labels"]["direction"] if flip != reverse else plain["labels"]["direction"]
+        assert torch.equal(item["labels"]["direction"], expected.flip(0) if reverse else expected)
+        if reverse:
+            torch.testing.assert_close(item["labels"]["regression"], plain["labels"]["regression"].flip(1))
+    seen = {data[k]["labels"]["direction"].float().mean().item() for k in range(40)}
+    assert seen >= {0.0, 1.0}  # both directions drawn
+    means = regression_means(data)
+    assert means.shape == (len(REGRESSION),) and np.isfinite(means).all()
+    table = pd.read_csv(states)
+    strict = WorldLabels.read(states, in_view_min=0.01)
+    cid = data.base.clip_ids[clip]
+    rows = table[table["clip_id"] == cid].sort_values("frame")
+    for c in OBJECT_CLASSES:
+        assert (strict.labels[cid][f"in_view_{c}"] == (rows[c].to_numpy() > 0.01)).all()
+        assert (labels.labels[cid][f"in_view_{c}"] == (rows[c].to_numpy() > 0)).all()
+
+
+@pytest.mark.slow
+def test_detector_trains_reports_heldout_accuracy_and_resumes_exactly(world_dataset, tmp_path: Path) -> None:
+    dataset, states = world_dataset
+    a = run_train_world(copy.deepcopy(SECTION), dataset, states, tmp_path / "a", resume=False)
+    run_train_world(SECTION | {"steps": 3}, dataset, states, tmp_path / "b")
+    run_train_world(copy.deepcopy(SECTION), dataset, states, tmp_path / "b")
+    assert_same_run(tmp_path / "a", tmp_path / "b", 6, networks=("net",), columns=7)
+    meta = json.loads(a.with_suffix(".json").read_text())
+    assert meta["model"] == "world" and meta["heldout_clips"] >= 1 and meta["train_clips"] >= 1
+    held = meta["heldout"]
+    assert set(held) == {"biome", "direction", *(f"in_view_{c}" for c in OBJECT_CLASSES), *REGRESSION}
+    assert all(0 <= v["value"] <= 1 and 0 < v["chance"] <= 1 for v in held.values() if v["metric"] == "accuracy")
+    assert all(v["lift"] == pytest.approx(v["value"] - v["chance"]) for v in held.values() if v["value"] == v["value"])
+    det = load_world_detector(a)
+    assert det.describe()["heldout"] == held and len(det.sha256) == 64
+    real = VideoDataset(dataset, 16, 16, 16)
+    clip = torch.from_numpy(real.read_frames(0, 0, 16)).permute(3, 0, 1, 2)[None]
+    assert det.features(clip).shape == (1, 32)
+    (a.with_suffix(".json")).write_text(json.dumps(meta | {"model": "lowres.VideoGenerator"}))
+    with pytest.raises(InputError, match="expected the 'world' detector"):
+        load_world_detector(a)
