@@ -3,7 +3,12 @@ from pathlib import Path
 
 from lvg.io import read_json
 from lvg.logs import snakemake_job
-from lvg.report.figures import plot_color_similarity, plot_frame_strips, plot_semantic_change, plot_sr_comparison
+from lvg.report.figures import (
+    plot_color_similarity,
+    plot_frame_strips,
+    plot_semantic_change,
+    plot_sr_comparison,
+)
 from lvg.report.records import load_records
 
 snakemake_job(snakemake)  # noqa: F821
