@@ -227,6 +227,18 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_reference(args: argparse.Namespace) -> int:
+    """Convert a reference G_ema pickle into our checkpoint format (nothing from the pickle is executed)."""
+    from lvg.reference import import_reference
+
+    result = import_reference(args.pkl, args.out, kind=args.kind)
+    src = result.provenance["source"]
+    print(f"{src['file']} (sha256 {src['sha256']}): the reference's {result.kind} generator, "
+          f"{result.provenance['num_params']:,} parameters -> {result.weights} + {result.config.name} "
+          f"({result.seconds:.1f} s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from lvg.train.__main__ import MODELS
 
@@ -314,6 +326,14 @@ def build_parser() -> argparse.ArgumentParser:
                        "results/metrics/ (and results/extra/metrics/) into results/")
     s.add_argument("what", choices=["table1", "table2"])
     s.set_defaults(func=cmd_render)
+
+    s = sub.add_parser("import-reference", help="convert a released LongVideoGAN G_ema pickle "
+                       "(horseback_lres.pkl, biking_sres.pkl, ...) into lvg's format without executing anything "
+                       "from it: G_ema.safetensors + G_ema.json (config inferred from the file, provenance)")
+    s.add_argument("pkl", help="the reference pickle (LR or SR generator)")
+    s.add_argument("--out", required=True, help="output folder (gets G_ema.safetensors and G_ema.json)")
+    s.add_argument("--kind", choices=["lowres", "superres"], help="refuse the file unless it is this stage")
+    s.set_defaults(func=cmd_import_reference)
 
     s = sub.add_parser("generate", help="write a long video of any length from any time offset, streamed in "
                        "constant memory (low-res, and super-res when --sres is given)")
