@@ -286,8 +286,11 @@ def untrained_models(lowres: dict[str, Any], superres: dict[str, Any]) -> tuple[
     from lvg.train import lowres as lr_train
     from lvg.train import superres as sr_train
 
-    G_lr, _ = lr_train.build_networks(lr_train.LowResTrainConfig.from_dict(validate_section(lr_train.SECTION, lowres)))
-    G_sr, _ = sr_train.build_networks(sr_train.SRTrainConfig.from_dict(validate_section(sr_train.SECTION, superres)))
+    # the control is the networks at their random init, also when training fine-tunes from init_from
+    lowres, superres = (validate_section(name, dict(sec)) | {"init_from": None}
+                        for name, sec in ((lr_train.SECTION, lowres), (sr_train.SECTION, superres)))
+    G_lr, _ = lr_train.build_networks(lr_train.LowResTrainConfig.from_dict(lowres))
+    G_sr, _ = sr_train.build_networks(sr_train.SRTrainConfig.from_dict(superres))
     return G_lr.eval().requires_grad_(False), G_sr.eval().requires_grad_(False)
 
 
