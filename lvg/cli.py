@@ -134,19 +134,29 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from lvg.data.audit import run_audit
+    from lvg.data.audit import run_audit, run_audit_released
 
-    datasets = args.dataset or load_config(*args.configfile)["datasets"]
+    config = load_config(*args.configfile)
+    datasets = args.dataset or config["datasets"]
     for ds in datasets:
         table = run_audit(ds, out_csv=args.csv)
-        if args.verbose:
-            import pandas as pd
-
-            with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
-                print(table.to_string(index=False))
+        _print_table(table, args.verbose)
         print(f"{ds}: OK — {len(table)} clips traced to {table['source'].nunique()} sources; "
               "every raw file and shard matches its recorded sha256")
+        if ds in config["released"]:  # the released models compared on this dataset
+            table = run_audit_released({ds: config["released"][ds]})
+            _print_table(table, args.verbose)
+            print(f"{ds}: released models OK — {', '.join(table['source_file'])} match the sha256 recorded at "
+                  "conversion, and the converted weights their model ids")
     return 0
+
+
+def _print_table(table, verbose: bool) -> None:
+    if verbose:
+        import pandas as pd
+
+        with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
+            print(table.to_string(index=False))
 
 
 def _model_dir(model: str, dataset: str) -> Path:

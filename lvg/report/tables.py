@@ -45,7 +45,7 @@ TABLE_COLUMNS = ["part", "dataset", "resolution", "method", "method_name",
 PART_TITLES = {"main": "main comparison", "sky128": "SkyTimelapse 128x128 comparison",
                "reference": "reference (full model)", "seq_len": "(a) training sequence length",
                "footprint": "(b) temporal low-pass filter footprint"}
-TABLE1_GROUPS = ("ours", "ours_untrained", "baseline", "other")
+TABLE1_GROUPS = ("ours", "released", "ours_untrained", "baseline", "other")
 TABLE2_GROUPS = ("ablation_seq", "ablation_fp")
 
 
@@ -256,8 +256,9 @@ def _markdown_table(df: pd.DataFrame, columns: list[tuple[str, str]]) -> str:
 
 
 def render_markdown(table: pd.DataFrame, records: pd.DataFrame, title: str, *, extra_columns=(),
-                    images: Sequence[tuple[str, str]] = ()) -> str:
-    """The Markdown rendering; ``images`` are (caption, relative path) shown below the notes."""
+                    images: Sequence[tuple[str, str]] = (), notes: Sequence[str] = ()) -> str:
+    """The Markdown rendering; ``notes`` join the standard ones, ``images`` are (caption, relative path)
+    shown below the notes."""
     caption, warnings_ = _detector_summary(table, records)
     lines = [f"# {title}", "",
              f"FVD16 / FVD128 (lower is better): mean ± sample std over n seeds (n in the CSV). {caption}", ""]
@@ -270,13 +271,12 @@ def render_markdown(table: pd.DataFrame, records: pd.DataFrame, title: str, *, e
     for part in dict.fromkeys(table["part"]):
         lines += [f"## {PART_TITLES.get(part, part)}", "", _markdown_table(table[table["part"] == part], columns),
                   ""]
-    notes = ["Paper columns come only from workflow/paper_values.csv (typed in from the paper PDF); blank "
-             "means not typed in.",
-             "Methods marked (lite) are compact re-implementations trained by lvg on the same data, not the "
-             "published models."]
-    notes += _sample_warnings(records, table)
-    notes += control_check(table)
-    lines += [f"- {n}" for n in notes]
+    standard = ["Paper columns come only from workflow/paper_values.csv (typed in from the paper PDF); blank "
+                "means not typed in.",
+                "Methods marked (lite) are compact re-implementations trained by lvg on the same data, not the "
+                "published models."]
+    all_notes = [*standard, *notes, *_sample_warnings(records, table), *control_check(table)]
+    lines += [f"- {n}" for n in all_notes]
     lines += [line for caption, path in images for line in ("", f"![{caption}]({path})")]
     return "\n".join(lines) + "\n"
 
@@ -328,29 +328,47 @@ def render_latex(table: pd.DataFrame, records: pd.DataFrame, title: str, *, extr
 
 
 def _write_outputs(table: pd.DataFrame, records: pd.DataFrame, title: str, out_csv, out_md, out_tex,
-                   extra_columns=(), images: Sequence[tuple[str, str]] = ()) -> None:
+                   extra_columns=(), images: Sequence[tuple[str, str]] = (), notes: Sequence[str] = ()) -> None:
     with atomic_open(out_csv, "w", encoding="utf-8", newline="") as f:
         table.to_csv(f, index=False, lineterminator="\n")
     with atomic_open(out_md, "w", encoding="utf-8") as f:
-        f.write(render_markdown(table, records, title, extra_columns=extra_columns, images=images))
+        f.write(render_markdown(table, records, title, extra_columns=extra_columns, images=images, notes=notes))
     if out_tex is not None:
         with atomic_open(out_tex, "w", encoding="utf-8") as f:
             f.write(render_latex(table, records, title, extra_columns=extra_columns))
 
 
 # ================================================================================================ the tables
+def released_notes(audit_csv: str | Path | None, table: pd.DataFrame) -> list[str]:
+    """One note per dataset with a ``released`` row: the published files it comes from (name, sha256), from
+    the provenance audit of the converted models (:func:`lvg.data.audit.audit_released`)."""
+    if audit_csv is None or "released" not in set(table["method"]):
+        return []
+    audit = pd.read_csv(audit_csv, dtype=str)
+    notes = []
+    for dataset in dict.fromkeys(table.loc[table["method"] == "released", "dataset"]):
+        rows = audit[audit["dataset"] == dataset]
+        files = " + ".join(f"{r.source_file} (sha256 {r.source_sha256[:12]}…)" for r in rows.itertuples())
+        if files:
+            notes.append(f"LongVideoGAN (released), {dataset}: the published {files}, converted by lvg.reference "
+                         f"without executing them; provenance audit passed ({Path(audit_csv).as_posix()}).")
+    return notes
+
+
 def table1(metrics_dir: str | Path | Sequence[str | Path], paper_values_csv: str | Path | None, out_csv: str | Path,
            out_md: str | Path, out_tex: str | Path | None = None,
-           color_figure: str | Path | None = None) -> pd.DataFrame:
-    """Table 1: ours, the untrained control, the baselines (and unknown methods) on every dataset.
-    ``color_figure`` (Fig. 5, read beside the table in the paper) is linked below the Markdown table."""
+           color_figure: str | Path | None = None, released_audit: str | Path | None = None) -> pd.DataFrame:
+    """Table 1: ours, the released models, the untrained control, the baselines (and unknown methods) on
+    every dataset. ``color_figure`` (Fig. 5, read beside the table in the paper) is linked below the Markdown
+    table; ``released_audit`` (the released models' provenance table) names their source files."""
     records = load_records(metrics_dir)
     table = build_table(metrics_dir, paper_values_csv, records=records, what="Table 1",
                         include=lambda m: method_info(m).group in TABLE1_GROUPS,
                         part_of=lambda d, r, m: table1_part(d, r))
     images = ([("Fig. 5: colour similarity over time", os.path.relpath(color_figure, Path(out_md).parent))]
               if color_figure is not None else [])
-    _write_outputs(table, records, "Table 1: FVD of long videos", out_csv, out_md, out_tex, images=images)
+    _write_outputs(table, records, "Table 1: FVD of long videos", out_csv, out_md, out_tex, images=images,
+                   notes=released_notes(released_audit, table))
     return table
 
 

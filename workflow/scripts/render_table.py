@@ -6,7 +6,8 @@ snakemake_job(snakemake)  # noqa: F821
 smk = snakemake  # noqa: F821
 roots, o = list(smk.params.metrics_roots), smk.output
 if smk.rule == "table1":
-    table = table1(roots, smk.input.paper_values, o.csv, o.md, o.tex, color_figure=smk.input.fig5)
+    table = table1(roots, smk.input.paper_values, o.csv, o.md, o.tex, color_figure=smk.input.fig5,
+                   released_audit=smk.input.released)
 else:
     table = table2(roots, smk.input.paper_values, o.csv, o.md, o.tex)
 print(table.to_string())
