@@ -193,6 +193,7 @@ def cmd_samples(args: argparse.Namespace) -> int:
         baseline_sample_set,
         generate_sample_set,
         import_sample_set,
+        released_resolution,
         untrained_sample_set,
     )
 
@@ -206,6 +207,14 @@ def cmd_samples(args: argparse.Namespace) -> int:
                                     resolution=s["resolution"])
     elif method == "ours_untrained":
         index = untrained_sample_set(cfg["train_lowres"], cfg["train_superres"], s, out)
+    elif method == "released":
+        if ds not in cfg["released"]:
+            raise LvgError(f"released.{ds}: no released model is configured for dataset {ds!r}")
+        res = released_resolution(cfg["released"][ds], s["resolution"])
+        models = {st: load_generator(L.path(L.MODEL_RELEASED, dataset=ds, stage=st), st)
+                  for st in (("lowres", "superres") if res == "hr" else ("lowres",))}
+        index = generate_sample_set(models["lowres"], models.get("superres"), s["num_videos"], s["num_frames"],
+                                    s["seed"], out, resolution=res)
     elif cfg["baselines"].get(method, {}).get("samples_from"):
         index = import_sample_set(cfg["baselines"][method]["samples_from"], out,
                                   field=f"baselines.{method}.samples_from")
@@ -321,7 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("samples", parents=[cfg, ds], help="phase 6: a method's sample set for the metrics "
                        "(ours, ours_untrained or a baseline) into results/samples/<dataset>/<method>/")
-    s.add_argument("method", help="ours, ours_untrained, or a baseline (styleganv, digan, mocoganhd, tats)")
+    s.add_argument("method", help="ours, ours_untrained, released (after `snakemake phase_import_released`), "
+                   "or a baseline (styleganv, digan, mocoganhd, tats)")
     s.add_argument("--out", help="folder (default: results/samples/<dataset>/<method>)")
     s.set_defaults(func=cmd_samples)
 

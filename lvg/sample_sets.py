@@ -279,6 +279,12 @@ def import_sample_set(folder: str | Path, out_dir: str | Path, *, min_frames: in
     return sset.finish()
 
 
+def released_resolution(entry: dict[str, Any], samples_resolution: str) -> str:
+    """Frames of a released model's sample set (config ``released.<dataset>``): its own ``resolution``, else
+    ``samples.resolution``; ``lr`` when no SR pickle is named."""
+    return (entry.get("resolution") or samples_resolution) if entry.get("superres") else "lr"
+
+
 def untrained_models(lowres: dict[str, Any], superres: dict[str, Any]) -> tuple[nn.Module, nn.Module]:
     """The LR and SR generators as training initialises them from their ``train_lowres`` /
     ``train_superres`` sections (same presets, overrides and seeds)."""

@@ -11,6 +11,7 @@ from lvg import layout as L
 from lvg.config import deep_merge, parse_resolution, resolution_dir, validate_config, validate_section
 from lvg.data.manifest import load_manifest, resolve_local_path
 from lvg.errors import InputError
+from lvg import sample_sets
 from lvg.evaluate import evaluation_resolution
 from lvg.train import lowres as lowres_train
 from lvg.train import superres as superres_train
@@ -114,9 +115,7 @@ def table1_methods(dataset):
 
 def released_resolution(dataset):
     """The frames of the released model's sample set: lr (LR model alone) or hr (LR + SR)."""
-    entry = RELEASED[dataset]
-    res = entry["resolution"] or config["samples"]["resolution"]
-    return res if entry["superres"] else "lr"
+    return sample_sets.released_resolution(RELEASED[dataset], config["samples"]["resolution"])
 
 
 def released_pickle(wildcards):
