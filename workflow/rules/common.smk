@@ -8,10 +8,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir)))  # the lvg package of this checkout
 
 from lvg import layout as L
+from lvg import sample_sets
 from lvg.config import deep_merge, parse_resolution, resolution_dir, validate_config, validate_section
+from lvg.data.audit import RELEASED_STAGES
 from lvg.data.manifest import load_manifest, resolve_local_path
 from lvg.errors import InputError
-from lvg import sample_sets
 from lvg.evaluate import evaluation_resolution
 from lvg.train import lowres as lowres_train
 from lvg.train import superres as superres_train
@@ -49,7 +50,6 @@ for _ds, _entry in RELEASED.items():
         raise InputError("config", f"released.{_ds}: not one of the datasets {list(MANIFESTS)}")
     if _entry["resolution"] == "hr" and not _entry["superres"]:
         raise InputError("config", f"released.{_ds}.resolution: hr needs released.{_ds}.superres")
-RELEASED_STAGES = ("lowres", "superres")
 EVAL_RES = evaluation_resolution(config)
 EVAL_RES_DIR = resolution_dir(*parse_resolution(EVAL_RES))
 METRICS = ("fvd16", "fvd128", "color_similarity")
