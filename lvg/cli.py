@@ -134,19 +134,29 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from lvg.data.audit import run_audit
+    from lvg.data.audit import run_audit, run_audit_released
 
-    datasets = args.dataset or load_config(*args.configfile)["datasets"]
+    config = load_config(*args.configfile)
+    datasets = args.dataset or config["datasets"]
     for ds in datasets:
         table = run_audit(ds, out_csv=args.csv)
-        if args.verbose:
-            import pandas as pd
-
-            with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
-                print(table.to_string(index=False))
+        _print_table(table, args.verbose)
         print(f"{ds}: OK — {len(table)} clips traced to {table['source'].nunique()} sources; "
               "every raw file and shard matches its recorded sha256")
+        if ds in config["released"]:  # the released models compared on this dataset
+            table = run_audit_released({ds: config["released"][ds]})
+            _print_table(table, args.verbose)
+            print(f"{ds}: released models OK — {', '.join(table['source_file'])} match the sha256 recorded at "
+                  "conversion, and the converted weights their model ids")
     return 0
+
+
+def _print_table(table, verbose: bool) -> None:
+    if verbose:
+        import pandas as pd
+
+        with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
+            print(table.to_string(index=False))
 
 
 def _model_dir(model: str, dataset: str) -> Path:
@@ -177,6 +187,7 @@ def cmd_samples(args: argparse.Namespace) -> int:
         baseline_sample_set,
         generate_sample_set,
         import_sample_set,
+        released_resolution,
         untrained_sample_set,
     )
 
@@ -190,6 +201,14 @@ def cmd_samples(args: argparse.Namespace) -> int:
                                     resolution=s["resolution"])
     elif method == "ours_untrained":
         index = untrained_sample_set(cfg["train_lowres"], cfg["train_superres"], s, out)
+    elif method == "released":
+        if ds not in cfg["released"]:
+            raise LvgError(f"released.{ds}: no released model is configured for dataset {ds!r}")
+        res = released_resolution(cfg["released"][ds], s["resolution"])
+        models = {st: load_generator(L.path(L.MODEL_RELEASED, dataset=ds, stage=st), st)
+                  for st in (("lowres", "superres") if res == "hr" else ("lowres",))}
+        index = generate_sample_set(models["lowres"], models.get("superres"), s["num_videos"], s["num_frames"],
+                                    s["seed"], out, resolution=res)
     elif cfg["baselines"].get(method, {}).get("samples_from"):
         index = import_sample_set(cfg["baselines"][method]["samples_from"], out,
                                   field=f"baselines.{method}.samples_from")
@@ -218,6 +237,18 @@ def cmd_render(args: argparse.Namespace) -> int:
                     out["tex"])
     print(df.to_string())
     print(f"wrote {', '.join(str(p) for p in out.values())}")
+    return 0
+
+
+def cmd_import_reference(args: argparse.Namespace) -> int:
+    """Convert a reference G_ema pickle into our checkpoint format (nothing from the pickle is executed)."""
+    from lvg.reference import import_reference
+
+    result = import_reference(args.pkl, args.out, kind=args.kind)
+    src = result.provenance["source"]
+    print(f"{src['file']} (sha256 {src['sha256']}): the reference's {result.kind} generator, "
+          f"{result.provenance['num_params']:,} parameters -> {result.weights} + {result.config.name} "
+          f"({result.seconds:.1f} s)")
     return 0
 
 
@@ -294,7 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("samples", parents=[cfg, ds], help="phase 6: a method's sample set for the metrics "
                        "(ours, ours_untrained or a baseline) into results/samples/<dataset>/<method>/")
-    s.add_argument("method", help="ours, ours_untrained, or a baseline (styleganv, digan, mocoganhd, tats)")
+    s.add_argument("method", help="ours, ours_untrained, released (after `snakemake phase_import_released`), "
+                   "or a baseline (styleganv, digan, mocoganhd, tats)")
     s.add_argument("--out", help="folder (default: results/samples/<dataset>/<method>)")
     s.set_defaults(func=cmd_samples)
 
@@ -309,6 +341,14 @@ def build_parser() -> argparse.ArgumentParser:
                        "results/metrics/ (and results/extra/metrics/) into results/")
     s.add_argument("what", choices=["table1", "table2"])
     s.set_defaults(func=cmd_render)
+
+    s = sub.add_parser("import-reference", help="convert a released LongVideoGAN G_ema pickle "
+                       "(horseback_lres.pkl, biking_sres.pkl, ...) into lvg's format without executing anything "
+                       "from it: G_ema.safetensors + G_ema.json (config inferred from the file, provenance)")
+    s.add_argument("pkl", help="the reference pickle (LR or SR generator)")
+    s.add_argument("--out", required=True, help="output folder (gets G_ema.safetensors and G_ema.json)")
+    s.add_argument("--kind", choices=["lowres", "superres"], help="refuse the file unless it is this stage")
+    s.set_defaults(func=cmd_import_reference)
 
     s = sub.add_parser("generate", help="write a long video of any length from any time offset, streamed in "
                        "constant memory (low-res, and super-res when --sres is given)")

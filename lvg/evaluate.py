@@ -13,7 +13,8 @@ Protocol (spec/evaluation.md §2.3): real clips by the configured protocol (Long
 over videos, random starts); generated clips at random offsets, uniform over the generated videos (the same
 plan, :func:`lvg.metrics.fvd.plan_longvideogan`, applied to the sample set). Run ``k`` uses seed ``seeds[k]``
 for both sides; the record holds mean ± sample std over the runs. A sample set whose frames are not at the
-dataset resolution (a baseline trained at the LR size) is resized to it with antialiased bilinear
+dataset resolution (a baseline trained at the LR size, a released 16:9 model on a square dataset) is
+centre-cropped to the dataset's aspect as the real videos were, resized to it with antialiased bilinear
 interpolation before the detector, and the record says so. A sample set shorter than a clip length gets a
 "not computed" record for that length instead of an error: tables show it.
 """
@@ -34,6 +35,7 @@ import torch.nn.functional as F
 
 from lvg import layout as L
 from lvg.config import Section, load_config, parse_resolution, section_class, validate_section
+from lvg.data.preprocess import crop_box
 from lvg.data.reader import VideoDataset
 from lvg.data.world import heldout_clips
 from lvg.errors import LvgError
@@ -153,7 +155,12 @@ def _cache_dir(metrics_dir: str | Path, dataset: str) -> Path:
 
 # ================================================================================================ sample sets
 def resize_clip(clip: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """uint8 [3, T, H, W] -> uint8 [3, T, h, w] (antialiased bilinear; identity at the same size)."""
+    """uint8 [3, T, H, W] -> uint8 [3, T, h, w]: centre-cropped to the aspect of ``size`` as the real videos
+    were (:func:`lvg.data.preprocess.crop_box`), then antialiased bilinear; identity at the same size."""
+    if tuple(clip.shape[-2:]) == tuple(size):
+        return clip
+    x0, y0, x1, y1 = crop_box(clip.shape[-2], clip.shape[-1], *size)
+    clip = clip[..., y0:y1, x0:x1]
     if tuple(clip.shape[-2:]) == tuple(size):
         return clip
     x = clip.permute(1, 0, 2, 3).float()
@@ -372,7 +379,10 @@ def run_method(dataset: str, method: str, dataset_dir: str | Path, resolution: s
     native = f"{first.shape[1]}x{first.shape[2]}"
     extra: dict[str, Any] = {"sample_resolution": native}
     if native != resolution:
-        extra["resized"] = f"generated {native} frames resized to {resolution} (antialiased bilinear)"
+        h, w = first.shape[1:3]
+        x0, y0, x1, y1 = crop_box(h, w, *size)
+        crop = f"centre-cropped to {y1 - y0}x{x1 - x0} (the target aspect) and " if (y1 - y0, x1 - x0) != (h, w) else ""
+        extra["resized"] = f"generated {native} frames {crop}resized to {resolution} (antialiased bilinear)"
     model = _model_info(samples, method)
     model_id = hashlib.sha256(str(model.get("models")).encode()).hexdigest()[:16]
     outputs = []
@@ -439,11 +449,15 @@ def run_cli(args: argparse.Namespace) -> int:
 
 
 def evaluation_resolution(cfg: dict[str, Any]) -> str:
-    """The resolution Table 1 compares at: the HR size when samples are super-resolved, else the LR size."""
+    """The resolution Table 1 compares at: ``metrics.resolution`` when set (e.g. a 128x256 centre crop of
+    144x256 videos), else the HR size when samples are super-resolved, else the LR size."""
     res: Sequence[str] = cfg["preprocess"]["resolutions"]
-    key = "hr_resolution" if cfg["samples"]["resolution"] == "hr" else "lr_resolution"
-    want = cfg["train_superres"][key]
+    if cfg["metrics"].get("resolution"):
+        key, want = "metrics.resolution", cfg["metrics"]["resolution"]
+    else:
+        key = "train_superres." + ("hr_resolution" if cfg["samples"]["resolution"] == "hr" else "lr_resolution")
+        want = cfg["train_superres"][key.split(".")[1]]
     h, w = parse_resolution(want)
     if not any(parse_resolution(r) == (h, w) for r in res):
-        raise LvgError(f"train_superres.{key} = {want} is not among preprocess.resolutions {list(res)}")
+        raise LvgError(f"{key} = {want} is not among preprocess.resolutions {list(res)}")
     return f"{h}x{w}"

@@ -278,7 +278,13 @@ def output_stem(seed: int, t0: int, num_frames: int) -> str:
 
 
 def _as_module(x: nn.Module | str | Path, kind: str, device: str | torch.device) -> nn.Module:
-    return x.to(device) if isinstance(x, nn.Module) else load_generator(x, kind, device)
+    """A module as is; a path through :func:`lvg.models.load_generator`; a reference ``.pkl`` converted first
+    (once, into the cache: :func:`lvg.reference.cached_import`)."""
+    if isinstance(x, nn.Module):
+        return x.to(device)
+    from lvg.reference import resolve_generator
+
+    return load_generator(resolve_generator(x, kind), kind, device)
 
 
 def generate(lowres_ckpt: nn.Module | str | Path, superres_ckpt: nn.Module | str | Path | None, seed: int,
@@ -293,8 +299,8 @@ def generate(lowres_ckpt: nn.Module | str | Path, superres_ckpt: nn.Module | str
     (``lres_<t>.png`` / ``sres_<t>.png``, ``t`` the absolute frame index) into ``out_dir/..._frames/``, or
     into ``save_frames`` itself when it is a path. Always writes ``..._info.json`` (no timings in it: same
     inputs, same bytes). Everything is streamed: memory does not depend on ``num_frames``. Checkpoints are
-    paths (:func:`lvg.models.load_generator`) or modules. Returns the written paths under the keys ``lowres``,
-    ``superres``, ``frames_dir``, ``info``.
+    paths (:func:`lvg.models.load_generator`; a reference ``.pkl`` is converted into the cache first) or
+    modules. Returns the written paths under the keys ``lowres``, ``superres``, ``frames_dir``, ``info``.
     """
     if num_frames < 1:
         raise LvgError(f"num_frames must be positive, got {num_frames}")
@@ -367,8 +373,9 @@ def _source(x: Any) -> str | None:
 # ============================================================================================ CLI
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``lvg generate`` options (for :mod:`lvg.cli` to register; :func:`main` runs them standalone)."""
-    p.add_argument("--lres", required=True, help="low-res generator: G_ema.safetensors or its directory")
-    p.add_argument("--sres", default=None, help="super-res generator (omit for low-res only)")
+    p.add_argument("--lres", required=True, help="low-res generator: G_ema.safetensors or its directory, or a "
+                   "released reference pickle (*_lres.pkl: converted once into the cache, nothing executed)")
+    p.add_argument("--sres", default=None, help="super-res generator, likewise (omit for low-res only)")
     p.add_argument("--seed", type=int, required=True, help="video seed (any integer)")
     p.add_argument("--t0", type=int, default=0, help="first absolute frame (any integer, negative too)")
     p.add_argument("--len", dest="num_frames", type=int, default=301, help="number of frames")

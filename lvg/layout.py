@@ -1,9 +1,9 @@
 """Where every artifact lives: the one module that spells ``data/...``, ``results/...`` and ``paper_figures/``.
 
 Each location is a template in Snakemake's pattern syntax (wildcards in braces: ``dataset``, ``source``,
-``res`` = ``HHHHxWWWW``, ``part``, ``method``, ``baseline``, ``variant``, ``metric``). Rules use the templates
-as their ``input:``/``output:`` patterns; Python fills them with :func:`path`, optionally under a ``root``
-(a checkout, a test project). The contracts between phases (DESIGN.md) are these paths and nothing else.
+``res`` = ``HHHHxWWWW``, ``part``, ``method``, ``baseline``, ``variant``, ``metric``, ``stage``). Rules use
+the templates as their ``input:``/``output:`` patterns; Python fills them with :func:`path`, optionally under
+a ``root`` (a checkout, a test project). The contracts between phases (DESIGN.md) are these paths and nothing else.
 
 ``results/extra/`` holds what only the ``paper_figures`` target builds (Table 2 models, long videos, the
 SR-on-real-LR control, report videos): building the extras never changes a Table 1 artifact.
@@ -41,6 +41,9 @@ MODEL_BASELINE = "results/models/baselines/{baseline}/{dataset}"
 MODEL_ABLATION = "results/extra/models/lowres_ablation/{dataset}/{variant}"
 MODEL_WORLD = "results/models/world/{dataset}"  # the world detector of a synthetic dataset (lvg.metrics.world)
 WORLD_DETECTOR = "detector.safetensors"  # ... its weights (+ detector.json)
+# released reference generators converted by lvg.reference (stage: lowres | superres), and their audit
+MODEL_RELEASED = "results/models/released/{dataset}/{stage}"
+RELEASED_AUDIT = "results/models/released/provenance.csv"
 
 # ---------------------------------------------------------------------------------------------- samples, metrics
 SAMPLES_ROOT, EXTRA_SAMPLES_ROOT = "results/samples", "results/extra/samples"

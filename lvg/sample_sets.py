@@ -282,6 +282,12 @@ def import_sample_set(folder: str | Path, out_dir: str | Path, *, min_frames: in
     return sset.finish()
 
 
+def released_resolution(entry: dict[str, Any], samples_resolution: str) -> str:
+    """Frames of a released model's sample set (config ``released.<dataset>``): its own ``resolution``, else
+    ``samples.resolution``; ``lr`` when no SR pickle is named."""
+    return (entry.get("resolution") or samples_resolution) if entry.get("superres") else "lr"
+
+
 def untrained_models(lowres: dict[str, Any], superres: dict[str, Any]) -> tuple[nn.Module, nn.Module]:
     """The LR and SR generators as training initialises them from their ``train_lowres`` /
     ``train_superres`` sections (same presets, overrides and seeds)."""
@@ -289,8 +295,11 @@ def untrained_models(lowres: dict[str, Any], superres: dict[str, Any]) -> tuple[
     from lvg.train import lowres as lr_train
     from lvg.train import superres as sr_train
 
-    G_lr, _ = lr_train.build_networks(lr_train.LowResTrainConfig.from_dict(validate_section(lr_train.SECTION, lowres)))
-    G_sr, _ = sr_train.build_networks(sr_train.SRTrainConfig.from_dict(validate_section(sr_train.SECTION, superres)))
+    # the control is the networks at their random init, also when training fine-tunes from init_from
+    lowres, superres = (validate_section(name, dict(sec)) | {"init_from": None}
+                        for name, sec in ((lr_train.SECTION, lowres), (sr_train.SECTION, superres)))
+    G_lr, _ = lr_train.build_networks(lr_train.LowResTrainConfig.from_dict(lowres))
+    G_sr, _ = sr_train.build_networks(sr_train.SRTrainConfig.from_dict(superres))
     return G_lr.eval().requires_grad_(False), G_sr.eval().requires_grad_(False)
 
 

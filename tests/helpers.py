@@ -36,6 +36,7 @@ TINY_PARAMS = {
                        "log_every": 2, "checkpoint_every": 2},
     "metrics": {"fvd16_clips": 2, "fvd128_clips": 2, "seeds": [0, 1], "color_clips": 2},
     "ablations": {"seq_length": [4], "footprint": []},
+    "released": {},  # a dvc.yaml params section: DVC reads it from params.yaml as written
     "figures": {"long_video_frames": 40, "long_video_seeds": [0], "strip_times": [0, 13, 26, 39],
                 "report_videos": 1},
 }

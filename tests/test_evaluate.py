@@ -236,3 +236,27 @@ def test_sample_set_decodes_each_video_once_within_its_budget(sets) -> None:
     assert uncached._decoded == {}  # over budget: read again each time, same frames
     with pytest.raises(InputError, match="130 frames, 131 needed"):
         uncached.read(0, 1, 130)
+
+
+def test_other_aspects_are_centre_cropped_like_the_real_videos_then_resized() -> None:
+    """A 16:9 sample set on a square dataset (a released 36x64 model) is centre-cropped to the square first,
+    with the preprocessing's crop box, instead of being squashed; a 144x256 set on a 128x256 dataset (Video
+    LDM's protocol) is a pure crop of the middle rows."""
+    from lvg.data.preprocess import crop_box
+    from lvg.evaluate import evaluation_resolution, resize_clip
+
+    clip = torch.arange(3 * 2 * 36 * 64, dtype=torch.float32).reshape(3, 2, 36, 64).remainder(251).to(torch.uint8)
+    x0, y0, x1, y1 = crop_box(36, 64, 32, 32)
+    assert (x0, y0, x1, y1) == (14, 0, 50, 36)
+    assert torch.equal(resize_clip(clip, (36, 36)), clip[..., 14:50])
+    square = resize_clip(clip, (32, 32))
+    ref = torch.nn.functional.interpolate(clip[..., 14:50].permute(1, 0, 2, 3).float(), size=(32, 32),
+                                          mode="bilinear", antialias=True, align_corners=False)
+    assert torch.equal(square, ref.round().clamp(0, 255).to(torch.uint8).permute(1, 0, 2, 3))
+    tall = torch.randint(0, 255, (3, 2, 144, 256), dtype=torch.uint8)
+    assert torch.equal(resize_clip(tall, (128, 256)), tall[:, :, 8:136])
+    cfg = validate_config(copy.deepcopy(TINY_PARAMS) | {"metrics": {"resolution": "16x16"}})
+    assert evaluation_resolution(cfg) == "16x16"  # metrics.resolution overrides the HR size ...
+    assert evaluation_resolution(validate_config(copy.deepcopy(TINY_PARAMS))) == "32x32"  # ... the default
+    with pytest.raises(Exception, match=r"metrics.resolution = 128x256 is not among preprocess.resolutions"):
+        evaluation_resolution(validate_config(copy.deepcopy(TINY_PARAMS) | {"metrics": {"resolution": "128x256"}}))

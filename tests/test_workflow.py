@@ -109,6 +109,47 @@ def test_baseline_samples_from_a_folder_skip_training(built: Path, tmp_path: Pat
     assert record["status"] == "computed" and record["model"]["kind"] == "external"
 
 
+def test_released_models_join_table1_and_their_audit_passes(built: Path, tmp_path: Path) -> None:
+    """The fixture pickles stand in for released files: converted, audited, sampled and evaluated in the DAG
+    as the "LongVideoGAN (released)" row (LR frames: the fixture SR network takes 18x32 input, not 36x64)."""
+    import hashlib
+
+    from test_reference_import import LRES, SRES
+
+    built = shutil.copytree(built, tmp_path / "proj", symlinks=True)  # copy2 keeps mtimes: still up to date
+    pickles = {"lowres": tmp_path / "lres.pkl", "superres": tmp_path / "sres.pkl"}
+    shutil.copy(LRES, pickles["lowres"])
+    shutil.copy(SRES, pickles["superres"])
+    override = tmp_path / "released.yaml"
+    override.write_text(yaml.safe_dump({"released": {"tiny": {**{k: str(p) for k, p in pickles.items()},
+                                                             "resolution": "lr"}}}))
+    snakemake(built, "results/table1.csv", "--configfile", str(override))
+    table = pd.read_csv(built / "results/table1.csv")
+    assert list(table["method"]) == ["ours", "released", "ours_untrained", "styleganv", "digan", "mocoganhd", "tats"]
+    row = table.set_index("method").loc["released"]
+    assert row["method_name"] == "LongVideoGAN (released)" and row["fvd16_n"] == 2 and row["detector"] == "i3d-random"
+    audit = pd.read_csv(built / "results/models/released/provenance.csv").set_index("stage")
+    for stage, pkl in pickles.items():
+        assert audit.loc[stage, "source_sha256"] == hashlib.sha256(pkl.read_bytes()).hexdigest()
+        assert audit.loc[stage, "source_path"] == str(pkl) and audit.loc[stage, "dataset"] == "tiny"
+    record = json.loads((built / "results/metrics/tiny/released/fvd16.json").read_text())
+    assert record["model"]["models"]["lowres"] == audit.loc["lowres", "model_id"]  # samples <- audited model
+    assert "36x64 frames centre-cropped to 36x36 (the target aspect) and resized to 32x32" in record["runs"][0]["resized"]
+    md = (built / "results/table1.md").read_text()
+    assert f"the published lres.pkl (sha256 {audit.loc['lowres', 'source_sha256'][:12]}…) + sres.pkl" in md
+    colour = json.loads((built / "results/metrics/tiny/released/color_similarity.json").read_text())
+    assert colour["mean"][0] == 1.0
+    # `lvg audit` checks the same chain, and catches a released file that is no longer the converted one
+    cli = [sys.executable, "-m", "lvg.cli", "audit", "--dataset", "tiny", "--configfile", "params.yaml", str(override)]
+    assert "tiny: released models OK — lres.pkl, sres.pkl match" in run(cli, built).stdout
+    blob = bytearray(pickles["lowres"].read_bytes())
+    blob[len(blob) // 3] ^= 0xFF
+    pickles["lowres"].write_bytes(bytes(blob))
+    proc = run(cli, built, check=False)
+    assert proc.returncode == 2 and f"{pickles['lowres']}: altered (released.tiny.lowres: the converted pickle " \
+        "lres.pkl: sha256" in proc.stderr
+
+
 def test_second_snakemake_run_does_nothing(built: Path) -> None:
     proc = snakemake(built, "-n")
     assert "Nothing to be done" in proc.stdout + proc.stderr

@@ -4,6 +4,10 @@ The chain for one clip: processed shard (sha256 in the resolution's index.json) 
 keep-interval, cut rule) -> manifest entry (licence, URL) -> provenance record (uploader, download time,
 tool versions, sha256 of the raw file) -> the raw file on disk. Any missing link or altered byte is an
 error naming the file; all problems are collected before failing so one run shows everything.
+
+Released models (config ``released``) have a chain too (:func:`audit_released`): the configured reference
+pickle (re-hashed: sha256 as recorded at conversion) -> the provenance in the converted ``G_ema.json``
+(source file, size, sha256, reference classes) -> the converted weights (their model id recomputed).
 """
 
 from __future__ import annotations
@@ -125,6 +129,76 @@ def audit_dataset(dataset: str, root: str | Path = ".") -> pd.DataFrame:
 def run_audit(dataset: str, root: str | Path = ".", out_csv: str | Path | None = None) -> pd.DataFrame:
     """Phase entry point (Snakemake rule ``preprocess_audit`` and ``lvg audit``)."""
     table = audit_dataset(dataset, root)
+    if out_csv is not None:
+        with atomic_open(out_csv, "w", newline="") as f:
+            table.to_csv(f, index=False)
+    return table
+
+
+# ================================================================================================ released models
+RELEASED_STAGES = ("lowres", "superres")
+RELEASED_COLUMNS = ["dataset", "stage", "source_file", "source_path", "source_sha256", "source_bytes",
+                    "reference_class", "module_src_sha256", "model_id", "num_params", "converted_by", "weights"]
+
+
+def audit_released(released: dict[str, dict[str, Any]], root: str | Path = ".") -> pd.DataFrame:
+    """Verify the converted released models of every dataset in ``released`` (``{dataset: {"lowres": pkl,
+    "superres": pkl or None, ...}}``, the config section); one row per converted file; AuditError on any
+    problem: a configured pickle missing or not the bytes that were converted, a converted model missing,
+    without provenance, of the wrong stage, or whose weights no longer hash to the recorded model id."""
+    from lvg.models import WEIGHTS_FILE, load_generator, model_id
+
+    root = Path(root)
+    problems: list[str] = []
+    rows = []
+    for dataset, entry in released.items():
+        for stage in RELEASED_STAGES:
+            pkl = entry.get(stage)
+            if not pkl:
+                continue
+            folder = L.path(L.MODEL_RELEASED, root, dataset=dataset, stage=stage)
+            doc = _load_json(folder / "G_ema.json", problems)
+            if doc is None:
+                continue
+            prov = doc.get("imported_from")
+            if not isinstance(prov, dict) or not isinstance(prov.get("source"), dict):
+                problems.append(f"{folder / 'G_ema.json'}: no 'imported_from' provenance (not a converted "
+                                "reference model)")
+                continue
+            src = prov["source"]
+            pkl_path = Path(pkl) if Path(pkl).is_absolute() else root / pkl
+            _check_file(pkl_path, src.get("sha256"), f"released.{dataset}.{stage}: the converted pickle "
+                        f"{src.get('file')}", problems)
+            if prov.get("kind") != stage:
+                problems.append(f"{folder / 'G_ema.json'}: converted from a {prov.get('kind')} generator, "
+                                f"released.{dataset}.{stage} needs a {stage} one")
+                continue
+            try:
+                G = load_generator(folder, stage)
+            except LvgError as e:
+                problems.append(str(e))
+                continue
+            got = model_id(G)
+            if got != prov.get("model_id"):
+                problems.append(f"{folder / WEIGHTS_FILE}: altered (model id {got} but the conversion recorded "
+                                f"{prov.get('model_id')})")
+            ref = prov.get("reference", {})
+            rows.append({"dataset": dataset, "stage": stage, "source_file": src.get("file"),
+                         "source_path": str(pkl_path), "source_sha256": src.get("sha256"),
+                         "source_bytes": src.get("bytes"), "reference_class": ref.get("class"),
+                         "module_src_sha256": json.dumps(ref.get("module_src_sha256", {}), sort_keys=True),
+                         "model_id": got, "num_params": prov.get("num_params"),
+                         "converted_by": json.dumps(prov.get("converter", {}), sort_keys=True),
+                         "weights": str(folder / WEIGHTS_FILE)})
+    if problems:
+        raise AuditError(", ".join(released) + " (released models)", problems)
+    return pd.DataFrame(rows, columns=RELEASED_COLUMNS)
+
+
+def run_audit_released(released: dict[str, dict[str, Any]], root: str | Path = ".",
+                       out_csv: str | Path | None = None) -> pd.DataFrame:
+    """Entry point of the Snakemake rule ``audit_released`` and of ``lvg audit`` for released models."""
+    table = audit_released(released, root)
     if out_csv is not None:
         with atomic_open(out_csv, "w", newline="") as f:
             table.to_csv(f, index=False)

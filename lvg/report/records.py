@@ -69,8 +69,9 @@ _RES_RE = re.compile(r"^\d+x\d+$")
 # ================================================================================================ methods
 @dataclass(frozen=True)
 class MethodInfo:
-    """How a method key is displayed: a name, a group (``ours``, ``ours_untrained``, ``ablation_seq``,
-    ``ablation_fp``, ``diagnostic``, ``baseline``, ``real`` or ``other``) and the work it comes from."""
+    """How a method key is displayed: a name, a group (``ours``, ``released``, ``ours_untrained``,
+    ``ablation_seq``, ``ablation_fp``, ``diagnostic``, ``baseline``, ``real`` or ``other``) and the work it
+    comes from."""
 
     key: str
     name: str
@@ -82,6 +83,8 @@ class MethodInfo:
 _LITE = "compact clean-room re-implementation trained by lvg on the same data (not the authors' model)"
 METHODS: dict[str, MethodInfo] = {m.key: m for m in [
     MethodInfo("ours", "LongVideoGAN (ours)", "ours", "Brooks et al. 2022", "lvg re-implementation"),
+    MethodInfo("released", "LongVideoGAN (released)", "released", "Brooks et al. 2022",
+               "the authors' published generators, converted by lvg.reference (nothing from the pickles run)"),
     MethodInfo("ours_untrained", "Ours, untrained (control)", "ours_untrained", "",
                "the same network before training: shows that the table measures something"),
     MethodInfo("ours_sr_real_lr", "Ours, SR on real LR", "diagnostic", "Brooks et al. 2022, Fig. 6(c)",
@@ -92,7 +95,7 @@ METHODS: dict[str, MethodInfo] = {m.key: m for m in [
     MethodInfo("tats", "TATS (lite)", "baseline", "Ge et al. 2022", _LITE),
     MethodInfo("real", "Real videos", "real", "", "clips of the training data"),
 ]}
-GROUP_ORDER = ("real", "ours", "ours_untrained", "ablation_seq", "ablation_fp", "diagnostic", "baseline", "other")
+GROUP_ORDER = ("real", "ours", "released", "ours_untrained", "ablation_seq", "ablation_fp", "diagnostic", "baseline", "other")
 _SEQ_RE = re.compile(r"^ours_seq(\d+)$")
 _FP_RE = re.compile(r"^ours_fp(\d+)-(\d+)$")
 

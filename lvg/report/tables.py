@@ -46,7 +46,7 @@ TABLE_COLUMNS = ["part", "dataset", "resolution", "method", "method_name",
 PART_TITLES = {"main": "main comparison", "sky128": "SkyTimelapse 128x128 comparison",
                "reference": "reference (full model)", "seq_len": "(a) training sequence length",
                "footprint": "(b) temporal low-pass filter footprint"}
-TABLE1_GROUPS = ("real", "ours", "ours_untrained", "baseline", "other")
+TABLE1_GROUPS = ("real", "ours", "released", "ours_untrained", "baseline", "other")
 TABLE2_GROUPS = ("ablation_seq", "ablation_fp")
 
 
@@ -271,7 +271,8 @@ def _markdown_table(df: pd.DataFrame, columns: list[tuple[str, str]]) -> str:
 
 def render_markdown(table: pd.DataFrame, records: pd.DataFrame, title: str, *, extra_columns=(),
                     images: Sequence[tuple[str, str]] = (), notes: Sequence[str] = ()) -> str:
-    """The Markdown rendering; ``images`` are (caption, relative path) shown below the notes."""
+    """The Markdown rendering; ``notes`` join the standard ones, ``images`` are (caption, relative path)
+    shown below the notes."""
     caption, warnings_ = _detector_summary(table, records)
     lines = [f"# {title}", "",
              f"FVD16 / FVD128 (lower is better): mean ± sample std over n seeds (n in the CSV). {caption}", ""]
@@ -284,15 +285,12 @@ def render_markdown(table: pd.DataFrame, records: pd.DataFrame, title: str, *, e
     for part in dict.fromkeys(table["part"]):
         lines += [f"## {PART_TITLES.get(part, part)}", "", _markdown_table(table[table["part"] == part], columns),
                   ""]
-    extra_notes = notes
-    notes = ["Paper columns come only from workflow/paper_values.csv (typed in from the paper PDF); blank "
-             "means not typed in.",
-             "Methods marked (lite) are compact re-implementations trained by lvg on the same data, not the "
-             "published models."]
-    notes += _sample_warnings(records, table)
-    notes += control_check(table)
-    notes += list(extra_notes)
-    lines += [f"- {n}" for n in notes]
+    standard = ["Paper columns come only from workflow/paper_values.csv (typed in from the paper PDF); blank "
+                "means not typed in.",
+                "Methods marked (lite) are compact re-implementations trained by lvg on the same data, not the "
+                "published models."]
+    all_notes = [*standard, *notes, *_sample_warnings(records, table), *control_check(table)]
+    lines += [f"- {n}" for n in all_notes]
     lines += [line for caption, path in images for line in ("", f"![{caption}]({path})")]
     return "\n".join(lines) + "\n"
 
@@ -355,13 +353,31 @@ def _write_outputs(table: pd.DataFrame, records: pd.DataFrame, title: str, out_c
 
 
 # ================================================================================================ the tables
+def released_notes(audit_csv: str | Path | None, table: pd.DataFrame) -> list[str]:
+    """One note per dataset with a ``released`` row: the published files it comes from (name, sha256), from
+    the provenance audit of the converted models (:func:`lvg.data.audit.audit_released`)."""
+    if audit_csv is None or "released" not in set(table["method"]):
+        return []
+    audit = pd.read_csv(audit_csv, dtype=str)
+    notes = []
+    for dataset in dict.fromkeys(table.loc[table["method"] == "released", "dataset"]):
+        rows = audit[audit["dataset"] == dataset]
+        files = " + ".join(f"{r.source_file} (sha256 {r.source_sha256[:12]}…)" for r in rows.itertuples())
+        if files:
+            notes.append(f"LongVideoGAN (released), {dataset}: the published {files}, converted by lvg.reference "
+                         f"without executing them; provenance audit passed ({Path(audit_csv).as_posix()}).")
+    return notes
+
+
 def table1(metrics_dir: str | Path | Sequence[str | Path], paper_values_csv: str | Path | None, out_csv: str | Path,
            out_md: str | Path, out_tex: str | Path | None = None, color_figure: str | Path | None = None,
-           semantic_figure: str | Path | None = None, sanity: Sequence[str | Path] = ()) -> pd.DataFrame:
-    """Table 1: the real videos (held-out clips), ours, the untrained control, the baselines (and unknown
-    methods) on every dataset, with the semantic-change columns. ``color_figure`` (Fig. 5, read beside the
-    table in the paper) and ``semantic_figure`` are linked below the Markdown table; ``sanity`` files
-    (:func:`lvg.evaluate.run_sanity`) add the detector's sanity ranking to its notes."""
+           semantic_figure: str | Path | None = None, sanity: Sequence[str | Path] = (),
+           released_audit: str | Path | None = None) -> pd.DataFrame:
+    """Table 1: the real videos (held-out clips), ours, the released models, the untrained control, the
+    baselines (and unknown methods) on every dataset, with the semantic-change columns. ``color_figure``
+    (Fig. 5, read beside the table in the paper) and ``semantic_figure`` are linked below the Markdown table;
+    ``sanity`` files (:func:`lvg.evaluate.run_sanity`) add the detector's sanity ranking to its notes;
+    ``released_audit`` (the released models' provenance table) names their source files."""
     records = load_records(metrics_dir)
     table = build_table(metrics_dir, paper_values_csv, records=records, what="Table 1",
                         include=lambda m: method_info(m).group in TABLE1_GROUPS,
@@ -371,7 +387,7 @@ def table1(metrics_dir: str | Path | Sequence[str | Path], paper_values_csv: str
               (("Fig. 5: colour similarity over time", color_figure),
                ("Semantic change: the world detector's readout over long videos", semantic_figure))
               if path is not None]
-    notes = [line for path in sanity for line in _sanity_notes(path)]
+    notes = [line for path in sanity for line in _sanity_notes(path)] + released_notes(released_audit, table)
     _write_outputs(table, records, "Table 1: FVD of long videos", out_csv, out_md, out_tex, images=images,
                    notes=notes)
     return table

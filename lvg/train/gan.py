@@ -18,7 +18,9 @@ each network sees is the part that differs between methods and should be read in
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -26,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lvg.errors import LvgError
+from lvg.errors import InputError, LvgError
 from lvg.train.checkpoint import generator_state, set_generator_state
 from lvg.train.distributed import DistInfo
 
@@ -85,6 +87,59 @@ def micro_batch(batch: int, world_size: int, where: str, grad_accum: int | None 
         also = f" and grad_accum = {grad_accum} micro-batches" if grad_accum is not None else ""
         raise LvgError(f"{where}.batch = {batch} must split evenly over {world_size} process(es){also}")
     return per_rank // accum
+
+
+# ---------------------------------------------------------------------------------------------- fine-tuning
+RELEASED = "released"  # init_from value: the dataset's converted released model (config released:)
+
+
+def init_source(init_from: str, dataset_dir: str | Path, stage: str) -> Path:
+    """Where ``init_from`` points: a path as given, or for ``"released"`` the converted released model of the
+    dataset (``results/models/released/<dataset>/<stage>``, the dataset being ``dataset_dir``'s name)."""
+    if init_from == RELEASED:
+        from lvg import layout as L
+
+        return L.path(L.MODEL_RELEASED, dataset=Path(dataset_dir).name, stage=stage)
+    return Path(init_from)
+
+
+def init_generator(source: Path, kind: str, where: str, configure: Callable[[Any], Any]) -> tuple[nn.Module, dict]:
+    """The generator a fine-tuning run starts from, and what to record about it.
+
+    ``source`` is a generator folder or weights file (:func:`lvg.models.load_generator`), or a reference
+    ``.pkl`` (converted first, :func:`lvg.reference.resolve_generator`). Its config, passed through
+    ``configure`` (the run's own settings: sequence length, overrides), builds a fresh network that takes its
+    weights; parameters that no longer fit are an error naming the file. The init draws no random numbers.
+    """
+    from lvg.io import read_json
+    from lvg.models import find_generator_files, load_generator, model_id
+    from lvg.reference import PROVENANCE_KEY, resolve_generator
+
+    resolved = resolve_generator(source, kind)
+    with torch.random.fork_rng(devices=[]):  # building a network draws its (overwritten) random init
+        src = load_generator(resolved, kind)
+    meta = read_json(find_generator_files(resolved, kind)[1])
+    try:
+        cfg = configure(src.cfg)
+    except (TypeError, ValueError) as e:
+        raise InputError(source, f"{where}.init_from: {e}") from None
+    try:
+        with torch.random.fork_rng(devices=[]):
+            G = type(src)(cfg)
+        G.load_state_dict(src.state_dict(), strict=True)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise InputError(source, f"{where}.init_from: the configured generator does not take these weights "
+                         f"({str(e).splitlines()[0]})") from None
+    info = {"path": str(source), "weights": str(src.model_source), "model_id": model_id(src)}
+    for key in (PROVENANCE_KEY, "init"):  # an imported model's provenance, or what a fine-tuned one started from
+        if key in meta:
+            info[key] = meta[key]
+    return G.train().requires_grad_(True), info
+
+
+def replace_config(cfg: Any, **overrides: Any) -> Any:
+    """``dataclasses.replace`` with list values as tuples (config overrides come from YAML)."""
+    return dataclasses.replace(cfg, **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
 
 
 # ---------------------------------------------------------------------------------------------- base class

@@ -272,14 +272,16 @@ def _resume(algo: Algorithm, batches: BatchSource, run: _Progress, ckpt_dir: Pat
         log.info("resumed from %s (step %d)", path, run.step)
 
 
-def resume_key(section: dict, data_files: list[Path]) -> dict:
+def resume_key(section: dict, data_files: list[Path], extra: dict | None = None) -> dict:
     """What identifies a training run for resuming: its settings minus the schedule (more steps, other
-    logging or thread counts continue the same run) plus the sha256 of the data's index files."""
+    logging or thread counts continue the same run) plus the sha256 of the data's index files (and
+    ``extra``, e.g. the model id of the generator a fine-tuning run started from)."""
     from lvg.io import sha256_file
 
-    return {"settings": {k: v for k, v in section.items() if k not in _SCHEDULE_KEYS},
-            "data": {p.name if p.parent.name == "" else f"{p.parent.name}/{p.name}": sha256_file(p)
-                     for p in sorted(data_files) if p.is_file()}}
+    key = {"settings": {k: v for k, v in section.items() if k not in _SCHEDULE_KEYS},
+           "data": {p.name if p.parent.name == "" else f"{p.parent.name}/{p.name}": sha256_file(p)
+                    for p in sorted(data_files) if p.is_file()}}
+    return key | (extra or {})
 
 
 _SCHEDULE_KEYS = {"steps", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "num_workers",

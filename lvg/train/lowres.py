@@ -44,7 +44,19 @@ from lvg.lowres.generator import GeneratorConfig, VideoGenerator, count_paramete
 from lvg.models import save_generator
 from lvg.train import distributed as dist
 from lvg.train.ema import ema_beta, make_ema, update_ema
-from lvg.train.gan import DATA, GANAlgorithm, adam, d_loss, g_loss, r1_loss, r1_penalty, rank_seed, seeded
+from lvg.train.gan import (
+    DATA,
+    GANAlgorithm,
+    adam,
+    d_loss,
+    g_loss,
+    init_generator,
+    init_source,
+    r1_loss,
+    r1_penalty,
+    rank_seed,
+    replace_config,
+)
 from lvg.train.loop import BatchSource, resume_key, train, video_grid
 from lvg.train.section import TrainSection
 
@@ -88,10 +100,34 @@ def discriminator_config(tc: LowResTrainConfig) -> DiscriminatorConfig:
     return cfg
 
 
-def build_networks(tc: LowResTrainConfig) -> tuple[VideoGenerator, LowResDiscriminator]:
-    """G and D initialised from ``tc.seed`` only (global RNG forked and restored): identical on every rank."""
-    g, d = generator_config(tc), discriminator_config(tc)
-    return seeded(tc.seed, lambda: VideoGenerator(g), lambda: LowResDiscriminator(d))
+def build_networks(tc: LowResTrainConfig, init: Path | None = None) -> tuple[VideoGenerator, LowResDiscriminator]:
+    """G and D initialised from ``tc.seed`` only (global RNG forked and restored): identical on every rank.
+
+    With ``init`` (the resolved ``init_from``: fine-tuning) G is that generator instead, with its own
+    architecture (:func:`init_config` applies this section's sequence length, footprint and overrides);
+    D is freshly initialised from ``tc.seed`` as always.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(tc.seed)
+        if init is None:
+            G = VideoGenerator(generator_config(tc))
+        else:
+            G, info = init_generator(init, "lowres", SECTION, lambda cfg: init_config(tc, cfg))
+            G.init_info = info
+        D = LowResDiscriminator(discriminator_config(tc))
+    return G, D
+
+
+def init_config(tc: LowResTrainConfig, cfg: GeneratorConfig) -> GeneratorConfig:
+    """The config a fine-tuned G trains with: the init model's, with this section's training length,
+    footprint and ``generator`` overrides; its frame size must be ``tc.resolution``."""
+    h, w = parse_resolution(tc.resolution)
+    if (cfg.height, cfg.width) != (h, w):
+        raise ValueError(f"it makes {cfg.height}x{cfg.width} frames, {SECTION}.resolution is {tc.resolution}")
+    overrides = {"seq_length": tc.seq_length, **tc.generator}
+    if tc.footprint is not None:
+        overrides |= {"min_footprint": tc.footprint[0], "max_footprint": tc.footprint[1]}
+    return replace_config(cfg, **overrides)
 
 
 # ---------------------------------------------------------------------------------------------- algorithm
@@ -100,9 +136,10 @@ class LowResGAN(GANAlgorithm):
 
     loss_names = ("loss_G", "loss_D", "r1_penalty", "logits_real", "logits_fake")
 
-    def __init__(self, tc: LowResTrainConfig, info: dist.DistInfo | None = None) -> None:
+    def __init__(self, tc: LowResTrainConfig, info: dist.DistInfo | None = None, init: Path | None = None) -> None:
         super().__init__(tc, info, SECTION, grad_accum=tc.grad_accum)
-        G, D = build_networks(tc)
+        G, D = build_networks(tc, init)
+        self.init_info = getattr(G, "init_info", None)
         self.G, self.D = G.to(self.device).train(), D.to(self.device).train()
         self.G_ema = make_ema(self.G)
         self.networks = {"G": self.G, "D": self.D, "G_ema": self.G_ema}
@@ -198,9 +235,10 @@ class LowResGAN(GANAlgorithm):
 
     def export(self, run_dir: Path, step: int) -> Path:
         """Write the final ``G_ema.safetensors`` + ``G_ema.json`` (its config) for generation."""
-        return save_generator(self.G_ema, Path(run_dir) / "G_ema.safetensors",
-                              {"step": step, "kimg": step * self.clips_per_step / 1000,
-                               "train": dataclasses.asdict(self.tc)})
+        extra = {"step": step, "kimg": step * self.clips_per_step / 1000, "train": dataclasses.asdict(self.tc)}
+        if self.init_info is not None:
+            extra["init"] = self.init_info  # fine-tuned: what it started from (with an import's provenance)
+        return save_generator(self.G_ema, Path(run_dir) / "G_ema.safetensors", extra)
 
 
 # ---------------------------------------------------------------------------------------------- entry point
@@ -228,7 +266,8 @@ def run_train_lowres(section: dict[str, Any], dataset_dir: str | Path, out_dir: 
     h, w = parse_resolution(tc.resolution)
     data_seed = rank_seed(tc.seed, info.rank, DATA)
     dataset = VideoDataset(dataset_dir, h, w, tc.seq_length, x_flip=tc.x_flip, seed=data_seed)
-    algo = LowResGAN(tc, info)
+    init = init_source(tc.init_from, dataset_dir, "lowres") if tc.init_from else None
+    algo = LowResGAN(tc, info, init)
     batches = BatchSource(dataset, algo.micro_batch, data_seed, num_workers=tc.num_workers, device=info.device)
     if info.is_main:
         log.info("train lowres: %s preset, %s, %d frames, batch %d on %d process(es) (%s); G %d, D %d params; "
@@ -236,8 +275,9 @@ def run_train_lowres(section: dict[str, Any], dataset_dir: str | Path, out_dir: 
                  info.device, count_parameters(algo.G), count_parameters(algo.D), len(dataset), dataset_dir)
     extra = {"generator": algo.G.cfg.to_dict(), "discriminator": _jsonable(dataclasses.asdict(algo.D.config)),
              "world_size": info.world_size, "device": str(info.device), "dataset_dir": str(dataset_dir),
-             "torch": torch.__version__}
-    key = resume_key(section, [Path(dataset_dir) / resolution_dir(h, w) / "index.json"])
+             "torch": torch.__version__, "init": algo.init_info}
+    key = resume_key(section, [Path(dataset_dir) / resolution_dir(h, w) / "index.json"],
+                     {"init": algo.init_info["model_id"]} if algo.init_info else None)
     return train(algo, batches, tc.loop_config(), out_dir, {SECTION: section}, info=info, resume=resume,
                  resolved_extra=extra, resume_key=key)
 

@@ -46,7 +46,19 @@ from lvg.superres.discriminator import SRDiscriminator, SRDiscriminatorConfig
 from lvg.superres.generator import SRGenerator, SRGeneratorConfig, count_parameters
 from lvg.train import distributed as dist
 from lvg.train.ema import ema_beta, make_ema, update_ema
-from lvg.train.gan import DATA, GANAlgorithm, adam, d_loss, g_loss, r1_loss, r1_penalty, rank_seed, seeded
+from lvg.train.gan import (
+    DATA,
+    GANAlgorithm,
+    adam,
+    d_loss,
+    g_loss,
+    init_generator,
+    init_source,
+    r1_loss,
+    r1_penalty,
+    rank_seed,
+    replace_config,
+)
 from lvg.train.loop import BatchSource, resume_key, train, video_grid
 from lvg.train.section import TrainSection
 
@@ -90,10 +102,32 @@ def discriminator_config(tc: SRTrainConfig) -> SRDiscriminatorConfig:
         raise InputError("config", f"{SECTION}.discriminator: {e}") from None
 
 
-def build_networks(tc: SRTrainConfig) -> tuple[SRGenerator, SRDiscriminator]:
-    """G and D initialised from ``tc.seed`` only (global RNG forked and restored): identical on every rank."""
-    g, d = generator_config(tc), discriminator_config(tc)
-    return seeded(tc.seed, lambda: SRGenerator(g), lambda: SRDiscriminator(d))
+def build_networks(tc: SRTrainConfig, init: Path | None = None) -> tuple[SRGenerator, SRDiscriminator]:
+    """G and D initialised from ``tc.seed`` only (global RNG forked and restored): identical on every rank.
+
+    With ``init`` (the resolved ``init_from``: fine-tuning) G is that generator, with its own architecture
+    (plus this section's ``generator`` overrides); its LR and HR sizes must be the section's. D is freshly
+    initialised from ``tc.seed`` as always.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(tc.seed)
+        if init is None:
+            G = SRGenerator(generator_config(tc))
+        else:
+            G, info = init_generator(init, "superres", SECTION, lambda cfg: init_config(tc, cfg))
+            G.init_info = info
+        D = SRDiscriminator(discriminator_config(tc))
+    return G, D
+
+
+def init_config(tc: SRTrainConfig, cfg: SRGeneratorConfig) -> SRGeneratorConfig:
+    """The init model's config with this section's ``generator`` overrides; its sizes must be the section's."""
+    sizes = _sizes(tc)
+    got = {k: getattr(cfg, k) for k in sizes}
+    if got != sizes:
+        raise ValueError(f"it maps {cfg.lr_height}x{cfg.lr_width} to {cfg.hr_height}x{cfg.hr_width}, "
+                         f"{SECTION} trains {tc.lr_resolution} -> {tc.hr_resolution}")
+    return replace_config(cfg, **tc.generator)
 
 
 # ---------------------------------------------------------------------------------------------- algorithm
@@ -103,9 +137,10 @@ class SuperResGAN(GANAlgorithm):
     loss_names = ("loss_G", "loss_D", "r1_penalty", "logits_real", "logits_fake", "ada_p")
 
     def __init__(self, tc: SRTrainConfig, info: dist.DistInfo | None = None,
-                 sample_clips: tuple[Tensor, Tensor] | None = None) -> None:
+                 sample_clips: tuple[Tensor, Tensor] | None = None, init: Path | None = None) -> None:
         super().__init__(tc, info, SECTION)
-        G, D = build_networks(tc)
+        G, D = build_networks(tc, init)
+        self.init_info = getattr(G, "init_info", None)
         self.G, self.D = G.to(self.device).train(), D.to(self.device).train()
         self.G_ema = make_ema(self.G)
         self.networks = {"G": self.G, "D": self.D, "G_ema": self.G_ema}
@@ -217,9 +252,10 @@ class SuperResGAN(GANAlgorithm):
         return video_grid(grid, columns=1)
 
     def export(self, run_dir: Path, step: int) -> Path:
-        return save_generator(self.G_ema, Path(run_dir) / "G_ema.safetensors",
-                              {"step": step, "kimg": step * self.clips_per_step / 1000,
-                               "train": dataclasses.asdict(self.tc)})
+        extra = {"step": step, "kimg": step * self.clips_per_step / 1000, "train": dataclasses.asdict(self.tc)}
+        if self.init_info is not None:
+            extra["init"] = self.init_info  # fine-tuned: what it started from (with an import's provenance)
+        return save_generator(self.G_ema, Path(run_dir) / "G_ema.safetensors", extra)
 
 
 # ---------------------------------------------------------------------------------------------- entry point
@@ -247,7 +283,8 @@ def run_train_superres(section: dict[str, Any], dataset_dir: str | Path, out_dir
     lr_hw, hr_hw = parse_resolution(tc.lr_resolution), parse_resolution(tc.hr_resolution)
     data_seed = rank_seed(tc.seed, info.rank, DATA)
     dataset = PairedVideoDataset(dataset_dir, lr_hw, hr_hw, CLIP_FRAMES, x_flip=tc.x_flip, seed=data_seed)
-    algo = SuperResGAN(tc, info, _sample_clips(dataset, tc.sample_clips) if info.is_main else None)
+    init = init_source(tc.init_from, dataset_dir, "superres") if tc.init_from else None
+    algo = SuperResGAN(tc, info, _sample_clips(dataset, tc.sample_clips) if info.is_main else None, init)
     batches = BatchSource(dataset, algo.micro_batch, data_seed, num_workers=tc.num_workers, device=info.device)
     if info.is_main:
         log.info("train superres: %s preset, %s -> %s, batch %d on %d process(es) (%s); G %d, D %d params; "
@@ -255,7 +292,8 @@ def run_train_superres(section: dict[str, Any], dataset_dir: str | Path, out_dir
                  info.device, count_parameters(algo.G), count_parameters(algo.D), len(dataset), dataset_dir)
     extra = {"generator": algo.G.cfg.to_dict(), "discriminator": algo.D.cfg.to_dict(),
              "world_size": info.world_size, "device": str(info.device), "dataset_dir": str(dataset_dir),
-             "torch": torch.__version__}
-    key = resume_key(section, [Path(dataset_dir) / resolution_dir(*hw) / "index.json" for hw in (lr_hw, hr_hw)])
+             "torch": torch.__version__, "init": algo.init_info}
+    key = resume_key(section, [Path(dataset_dir) / resolution_dir(*hw) / "index.json" for hw in (lr_hw, hr_hw)],
+                     {"init": algo.init_info["model_id"]} if algo.init_info else None)
     return train(algo, batches, tc.loop_config(), out_dir, {SECTION: section}, info=info, resume=resume,
                  resolved_extra=extra, resume_key=key)

@@ -8,8 +8,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir)))  # the lvg package of this checkout
 
 from lvg import layout as L
+from lvg import sample_sets
 from lvg.config import deep_merge, parse_resolution, resolution_dir, validate_config, validate_section
+from lvg.data.audit import RELEASED_STAGES
 from lvg.data.manifest import load_manifest, resolve_local_path
+from lvg.errors import InputError
 from lvg.evaluate import evaluation_resolution, resolve_detector
 from lvg.train import lowres as lowres_train
 from lvg.train import superres as superres_train
@@ -39,6 +42,14 @@ ABLATION_SECTIONS = {
     for v in ABLATIONS
 }
 TABLE1_METHODS = ["ours", "ours_untrained", *BASELINES]
+# Released LongVideoGAN models (config released): converted, audited, and one more Table 1 / Fig. 5 row
+# ("released") on the datasets that name them.
+RELEASED = config["released"]
+for _ds, _entry in RELEASED.items():
+    if _ds not in MANIFESTS:
+        raise InputError("config", f"released.{_ds}: not one of the datasets {list(MANIFESTS)}")
+    if _entry["resolution"] == "hr" and not _entry["superres"]:
+        raise InputError("config", f"released.{_ds}.resolution: hr needs released.{_ds}.superres")
 EVAL_RES = evaluation_resolution(config)
 EVAL_RES_DIR = resolution_dir(*parse_resolution(EVAL_RES))
 METRICS = ("fvd16", "fvd128", "color_similarity", "semantic_change")
@@ -52,6 +63,7 @@ wildcard_constraints:
     res=r"\d{4}x\d{4}",
     baseline="|".join(config["baselines"]) or "(?!)",
     variant=r"seq\d+|fp\d+-\d+",
+    stage="lowres|superres",
     method=r"(?!real$)[a-z0-9][a-z0-9_-]*",
 
 
@@ -88,6 +100,57 @@ def lowres_section(wildcards):
     """train_lowres, or a Table 2 variant of it (validated above)."""
     variant = getattr(wildcards, "variant", None)
     return copy.deepcopy(ABLATION_SECTIONS[variant] if variant else config["train_lowres"])
+
+
+def init_from_input(name):
+    """An input function: the generator a fine-tuning section starts from (init_from), so that the DAG
+    converts a released model first (init_from: released) and retrains when the init changes."""
+
+    def inputs(wildcards):
+        init = config[name]["init_from"]
+        stage = "lowres" if name == "train_lowres" else "superres"
+        if not init:
+            return []
+        if init == "released":
+            if wildcards.dataset not in RELEASED or not RELEASED[wildcards.dataset][stage]:
+                raise InputError("config", f"{name}.init_from: released, but released.{wildcards.dataset}."
+                                 f"{stage} names no pickle")
+            return [model(L.MODEL_RELEASED, dataset=wildcards.dataset, stage=stage)]
+        path = Path(init)
+        return [str(path / L.WEIGHTS if path.is_dir() else path)]
+
+    return inputs
+
+
+def table1_methods(dataset):
+    """Table 1's methods on one dataset: ours, the control, the baselines, and the released model if named."""
+    return TABLE1_METHODS + (["released"] if dataset in RELEASED else [])
+
+
+def released_resolution(dataset):
+    """The frames of the released model's sample set: lr (LR model alone) or hr (LR + SR)."""
+    return sample_sets.released_resolution(RELEASED[dataset], config["samples"]["resolution"])
+
+
+def released_pickle(wildcards):
+    entry = RELEASED.get(wildcards.dataset) or {}
+    if not entry.get(wildcards.stage):
+        raise InputError("config", f"released.{wildcards.dataset}.{wildcards.stage}: no pickle configured")
+    return entry[wildcards.stage]
+
+
+def released_models():
+    """Every converted released model (weights and JSON) the config asks for."""
+    return [f"{L.MODEL_RELEASED.format(dataset=ds, stage=st)}/{name}" for ds, e in RELEASED.items()
+            for st in RELEASED_STAGES if e[st] for name in (L.WEIGHTS, "G_ema.json")]
+
+
+def released_sample_inputs(wildcards):
+    ds = wildcards.dataset
+    out = {"lowres": model(L.MODEL_RELEASED, dataset=ds, stage="lowres"), "audit": L.RELEASED_AUDIT}
+    if released_resolution(ds) == "hr":
+        out["superres"] = model(L.MODEL_RELEASED, dataset=ds, stage="superres")
+    return out
 
 
 def network_keys(name, keys):
@@ -206,7 +269,7 @@ def sanity(dataset):
 
 
 def table1_inputs(wildcards):
-    recs = [r for ds in MANIFESTS for m in TABLE1_METHODS for r in records(ds, m)]
+    recs = [r for ds in MANIFESTS for m in table1_methods(ds) for r in records(ds, m)]
     return recs + [r for ds in MANIFESTS for r in real_records(ds)] + [sanity(ds) for ds in MANIFESTS]
 
 
@@ -268,8 +331,13 @@ def phase_train_superres_output():
 
 
 def phase_generate_output():
-    """Every sample set Table 1 reads: ours, the untrained control and the baselines."""
-    return [f"{L.samples(ds, m)}/index.json" for ds in MANIFESTS for m in TABLE1_METHODS]
+    """Every sample set Table 1 reads: ours, the released models, the untrained control and the baselines."""
+    return [f"{L.samples(ds, m)}/index.json" for ds in MANIFESTS for m in table1_methods(ds)]
+
+
+def phase_import_released_output():
+    """The converted released models and their audit (a header-only table when none are configured)."""
+    return [L.RELEASED_AUDIT, *released_models()]
 
 
 def phase_train_baselines_output():
@@ -279,7 +347,7 @@ def phase_train_baselines_output():
 
 def phase_evaluate_output():
     out = [r for ds in MANIFESTS for r in real_records(ds)] + [sanity(ds) for ds in MANIFESTS]
-    return out + [r for ds in MANIFESTS for m in TABLE1_METHODS for r in records(ds, m)]
+    return out + [r for ds in MANIFESTS for m in table1_methods(ds) for r in records(ds, m)]
 
 
 def table_outputs(name):

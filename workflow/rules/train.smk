@@ -8,6 +8,7 @@
 rule train_lowres:
     input:
         index=processed_index(LR_TRAIN_RES),
+        init=init_from_input("train_lowres"),
     output:
         model=f"{L.MODEL_LOWRES}/G_ema.safetensors",
         config=f"{L.MODEL_LOWRES}/G_ema.json",
@@ -55,6 +56,7 @@ rule train_superres:
     input:
         lr_index=processed_index(SR_TRAIN_RES[0]),
         hr_index=processed_index(SR_TRAIN_RES[1]),
+        init=init_from_input("train_superres"),
     output:
         model=f"{L.MODEL_SUPERRES}/G_ema.safetensors",
         config=f"{L.MODEL_SUPERRES}/G_ema.json",

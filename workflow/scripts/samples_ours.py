@@ -1,4 +1,5 @@
-# Thin wrapper: Snakemake rules samples_ours / samples_ablation -> lvg.sample_sets.generate_sample_set.
+# Thin wrapper: Snakemake rules samples_ours / samples_ablation / samples_released ->
+# lvg.sample_sets.generate_sample_set.
 from pathlib import Path
 
 import torch
