@@ -100,6 +100,23 @@ def validate_config(config: dict[str, Any], source: str | Path = "params.yaml", 
     """
     _validate(load_schema("config"), config, source, [], coerce_strings)
     _check_baselines(config.get("baselines") or {}, source)
+    return apply_compute_budget(config)
+
+
+def apply_compute_budget(config: dict[str, Any]) -> dict[str, Any]:
+    """Spread ``compute.budget_s`` over the compared methods' training sections, in place: ours' LR and SR
+    stages share it (``superres_share``), each baseline gets all of it (its own stages split it, see
+    ``stage_split``). A section whose ``budget_s`` is set keeps it; without a budget nothing changes."""
+    compute = config.get("compute") or {}
+    budget = compute.get("budget_s")
+    if budget is None:
+        return config
+    share = float(compute.get("superres_share", 0.25))
+    targets = [(config.get("train_lowres"), budget * (1 - share)), (config.get("train_superres"), budget * share)]
+    targets += [(section, budget) for section in (config.get("baselines") or {}).values()]
+    for section, value in targets:
+        if isinstance(section, dict) and section.get("budget_s") is None:
+            section["budget_s"] = round(float(value), 3)
     return config
 
 

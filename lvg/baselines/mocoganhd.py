@@ -365,9 +365,27 @@ class MoCoGANHD(BaselineAlgorithm):
 
     data_max_gap = 1  # the video D sees consecutive frames
 
+    #: with a compute budget (``budget_s``), the step at which stage 1's share of it ran out (set by
+    #: :meth:`on_clock`, checkpointed); without one, stage 1 is ``round(stage_split * steps)`` steps
+    stage1_end: int | None = None
+
     @property
     def stage1_steps(self) -> int:
+        if self.tc.budget_s is not None:
+            return self.tc.steps if self.stage1_end is None else self.stage1_end
         return round(self.tc.stage_split * self.tc.steps)
+
+    def on_clock(self, step: int, train_s: float, budget_s: float | None) -> None:
+        """Budgeted runs: stage 2 starts at the first step after ``stage_split`` of the budget is spent."""
+        if budget_s is not None and self.stage1_end is None and train_s >= self.tc.stage_split * budget_s:
+            self.stage1_end = step
+
+    def rank_state(self) -> dict[str, Any]:
+        return super().rank_state() | {"stage1_end": self.stage1_end}
+
+    def load_rank_state(self, state: dict[str, Any]) -> None:
+        super().load_rank_state(state)
+        self.stage1_end = state.get("stage1_end")
 
     def stage(self, step: int) -> int:
         """1 or 2. Once stage 2 has begun it stays (a run extended to more steps does not go back)."""

@@ -568,21 +568,36 @@ class TATSTrainer(BaselineAlgorithm):
         self.opt_D = adam(self.D.parameters(), tc.lr_d, betas=(0.5, 0.9))
         self.opt_gpt = adam(self.G.gpt.parameters(), self.G.cfg.gpt_lr, betas=(0.9, 0.95))
         self.optimizers = {"tokenizer": self.opt_tok, "D": self.opt_D, "gpt": self.opt_gpt}
-        self.stage1_steps = min(tc.steps, max(0, round(tc.stage_split * tc.steps)))
+        # with a compute budget (budget_s) stage 1 ends, and the tokenizer's GAN loss starts, when their shares
+        # of it are spent (on_clock); until then both sit at the step bound
+        budgeted = tc.budget_s is not None
+        self.stage1_steps = tc.steps if budgeted else min(tc.steps, max(0, round(tc.stage_split * tc.steps)))
+        self.gan_from: int | None = tc.steps if budgeted else None
 
     @property
     def num_frames(self) -> int:
         return self.G.cfg.train_frames
 
     def gan_start(self) -> int:
-        return round(self.D.cfg.gan_start * self.stage1_steps)
+        return self.gan_from if self.gan_from is not None else round(self.D.cfg.gan_start * self.stage1_steps)
+
+    def on_clock(self, step: int, train_s: float, budget_s: float | None) -> None:
+        """Budgeted runs: the GAN loss from ``gan_start`` of stage 1's share, the GPT from ``stage_split``."""
+        if budget_s is None:
+            return
+        stage1_s = self.tc.stage_split * budget_s
+        if step < self.gan_from and train_s >= self.D.cfg.gan_start * stage1_s:
+            self.gan_from = step
+        if step < self.stage1_steps and train_s >= stage1_s:
+            self.stage1_steps = step
 
     def rank_state(self) -> dict[str, Any]:
-        return super().rank_state() | {"stage1_steps": self.stage1_steps}
+        return super().rank_state() | {"stage1_steps": self.stage1_steps, "gan_from": self.gan_from}
 
     def load_rank_state(self, state: dict[str, Any]) -> None:
         super().load_rank_state(state)
         self.stage1_steps = int(state["stage1_steps"])  # the schedule the run started with
+        self.gan_from = state.get("gan_from")
 
     def _D(self, video: Tensor) -> Tensor:
         if self.tc.augment:

@@ -3,7 +3,8 @@
 A model family is an :class:`Algorithm`: its networks, its optimizers and a ``train_step``. The loop owns
 everything else, written once:
 
-* steps and exact resume from the newest usable checkpoint (``checkpoints/ckpt-<step>/``, see
+* steps, or a compute budget (``budget_s``: CPU-seconds of training steps, so that methods compared in one
+  table get the same compute; :func:`train_clock`), and exact resume from the newest usable checkpoint (``checkpoints/ckpt-<step>/``, see
   :mod:`lvg.train.checkpoint`): weights, optimizer states, every rank's RNG states, the data position and the
   metrics so far, so N steps in one go equal k steps + resume + N - k steps, bit for bit on the CPU;
 * the real-data stream (:class:`BatchSource`), a pure function of ``(seed, rank, position)``;
@@ -122,12 +123,17 @@ class Algorithm(Protocol):
 
     def export(self, run_dir: Path, step: int) -> Path: ...
 
+    # optional: ``on_clock(step, train_s, budget_s)`` is called before every step with the training seconds
+    # spent so far and the budget (None without one), for algorithms whose stages split a budget (two-stage
+    # baselines); what it decides must be kept in the algorithm's (checkpointed) rank state.
+
 
 @dataclass(frozen=True)
 class LoopConfig:
     """Schedule of a run (steps count completed training steps; intervals of 0 mean "only at the end")."""
 
-    steps: int
+    steps: int  # an upper bound when budget_s is set
+    budget_s: float | None = None  # stop once the steps took this many seconds of train_clock()
     log_every: int = 10  # >= 1
     sample_every: int = 0
     checkpoint_every: int = 100
@@ -230,6 +236,17 @@ class _Progress:
     metrics: MetricsLog | None = None
     saved_step: int = -1
     resume_key: dict | None = None
+    train_s: float = 0.0  # train_clock() seconds of the completed steps (checkpointed)
+    wall_s: float = 0.0
+
+    def finished(self, cfg: LoopConfig) -> bool:
+        return self.step >= cfg.steps or (cfg.budget_s is not None and self.train_s >= cfg.budget_s)
+
+
+def train_clock(device: torch.device) -> float:
+    """The budget's clock: this process's CPU time (all its threads) on the CPU, so that jobs sharing cores
+    are charged what they used; wall time on a GPU (each step ends in a host sync: its losses)."""
+    return time.perf_counter() if device.type == "cuda" else time.process_time()
 
 
 def _resume(algo: Algorithm, batches: BatchSource, run: _Progress, ckpt_dir: Path, config: dict,
@@ -256,6 +273,7 @@ def _resume(algo: Algorithm, batches: BatchSource, run: _Progress, ckpt_dir: Pat
             return
     state = ckpt.load_checkpoint(path, algo.networks, algo.optimizers)
     run.step = run.saved_step = int(state["step"])
+    run.train_s, run.wall_s = float(state.get("train_s", 0.0)), float(state.get("wall_s", 0.0))
     run.metrics.load_state(state["metrics"])
     _warn_config_change(state.get("config", {}), config, path)
     ranks = state["ranks"]
@@ -284,7 +302,7 @@ def resume_key(section: dict, data_files: list[Path], extra: dict | None = None)
     return key | (extra or {})
 
 
-_SCHEDULE_KEYS = {"steps", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "num_workers",
+_SCHEDULE_KEYS = {"steps", "budget_s", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "num_workers",
                   "threads", "sample_clips", "sample_frames", "device"}
 
 
@@ -307,7 +325,7 @@ def _save(algo: Algorithm, batches: BatchSource, run: _Progress, ckpt_dir: Path,
     if info.is_main:
         state = {"step": run.step, "kimg": run.step * algo.clips_per_step / 1000, "config": config,
                  "world_size": info.world_size, "ranks": ranks, "metrics": run.metrics.state(),
-                 "resume_key": run.resume_key}
+                 "resume_key": run.resume_key, "train_s": run.train_s, "wall_s": run.wall_s}
         ckpt.save_checkpoint(ckpt_dir, run.step, algo.networks, algo.optimizers, state, keep=cfg.keep_checkpoints)
     run.saved_step = run.step
     dist.barrier()
@@ -323,14 +341,11 @@ def _sample(algo: Algorithm, run_dir: Path, step: int, cfg: LoopConfig, info: Di
                     upscale=1 if even else 2)
 
 
-def _due(done: int, every: int, last: int) -> bool:
-    return done == last or (every > 0 and done % every == 0)
-
-
 def train(algo: Algorithm, batches: BatchSource, cfg: LoopConfig, run_dir: str | Path, config: dict, *,
           info: DistInfo | None = None, resume: bool = True, resolved_extra: dict | None = None,
           resume_key: dict | None = None) -> Path:
-    """Train ``algo`` until ``cfg.steps`` steps are done; return the path :meth:`Algorithm.export` wrote.
+    """Train ``algo`` until ``cfg.steps`` steps are done or ``cfg.budget_s`` is spent; return the path
+    :meth:`Algorithm.export` wrote. ``run_dir/train_stats.json`` records the steps and seconds it took.
 
     ``config`` is the run's resolved configuration (saved as ``config.yaml``/``config.json`` and in every
     checkpoint); ``resolved_extra`` adds derived facts (network configs, world size) to ``config.json``.
@@ -360,21 +375,40 @@ def train(algo: Algorithm, batches: BatchSource, cfg: LoopConfig, run_dir: str |
     if run.saved_step != run.step:  # decided identically on every rank: _save is collective
         _save(algo, batches, run, ckpt_dir, config, cfg, info)
     out = algo.export(run_dir, run.step) if info.is_main else run_dir
+    if info.is_main:
+        write_json(run_dir / "train_stats.json", train_stats(run, cfg, algo, info))
     dist.barrier()
     batches.close()
     return out
+
+
+def train_stats(run: _Progress, cfg: LoopConfig, algo: Algorithm, info: DistInfo) -> dict[str, Any]:
+    """What the run cost: steps, train_clock() seconds (summed over ranks: the whole job's compute), wall
+    seconds of the steps, the budget and which limit ended it."""
+    by_budget = cfg.budget_s is not None and run.train_s >= cfg.budget_s and run.step < cfg.steps
+    return {"steps": run.step, "max_steps": cfg.steps, "budget_s": cfg.budget_s,
+            "train_s": round(run.train_s * info.world_size, 3), "wall_s": round(run.wall_s, 3),
+            "clock": "wall" if info.device.type == "cuda" else "process CPU time",
+            "processes": info.world_size, "threads": torch.get_num_threads(),
+            "kimg": run.step * algo.clips_per_step / 1000, "stopped_by": "budget" if by_budget else "steps"}
 
 
 def _loop(algo: Algorithm, batches: BatchSource, run: _Progress, cfg: LoopConfig, run_dir: Path,
           config: dict, info: DistInfo) -> None:
     bar = tqdm(total=cfg.steps, initial=run.step, unit="step", disable=None if info.is_main else True,
                mininterval=cfg.progress_interval_s, dynamic_ncols=True, desc="train")
+    on_clock = getattr(algo, "on_clock", None)
     try:
-        while run.step < cfg.steps:
-            t0 = time.perf_counter()
+        while not run.finished(cfg):
+            if on_clock is not None:
+                on_clock(run.step, run.train_s, cfg.budget_s)
+            t0, c0 = time.perf_counter(), train_clock(info.device)
             losses = algo.train_step(run.step, batches)
+            losses["_clock"] = train_clock(info.device) - c0  # averaged over ranks: they stop together
             losses = dist.all_reduce_mean(losses, info.device)
             _check_finite(losses, run.step, run_dir / "checkpoints", run.saved_step)
+            run.train_s += losses.pop("_clock")
+            run.wall_s += time.perf_counter() - t0
             run.metrics.add(losses, time.perf_counter() - t0)
             run.step += 1
             bar.update(1)
@@ -387,7 +421,7 @@ def _loop(algo: Algorithm, batches: BatchSource, run: _Progress, cfg: LoopConfig
 def _after_step(algo: Algorithm, batches: BatchSource, run: _Progress, cfg: LoopConfig, run_dir: Path,
                 config: dict, info: DistInfo) -> None:
     """Logging, samples and checkpoints that fall due after a completed step (in that order)."""
-    done = run.step
+    done, last = run.step, run.finished(cfg)
     kimg, mem = done * algo.clips_per_step / 1000, peak_memory_mb(info.device)
     if done % cfg.log_every == 0:
         row = run.metrics.flush(done, kimg, mem)
@@ -395,13 +429,13 @@ def _after_step(algo: Algorithm, batches: BatchSource, run: _Progress, cfg: Loop
             run.metrics.write_csv(run_dir / "metrics.csv")
             log.info("step %d: %s", done, ", ".join(f"{k}={v:.4g}" for k, v in row.items()
                                                    if isinstance(v, float) and k != "kimg"))
-    elif done == cfg.steps and info.is_main:
+    elif last and info.is_main:
         # the run ends mid-interval: show it in the CSV, but keep the interval open in the checkpoint so a
         # later resume with more steps logs exactly what one longer run would have logged
         run.metrics.write_csv(run_dir / "metrics.csv", partial=run.metrics.current(done, kimg, mem))
-    if cfg.sample_every > 0 and _due(done, cfg.sample_every, cfg.steps):
+    if cfg.sample_every > 0 and (last or done % cfg.sample_every == 0):
         _sample(algo, run_dir, done, cfg, info)
-    if _due(done, cfg.checkpoint_every, cfg.steps):
+    if last or (cfg.checkpoint_every > 0 and done % cfg.checkpoint_every == 0):
         _save(algo, batches, run, run_dir / "checkpoints", config, cfg, info)
 
 

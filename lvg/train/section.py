@@ -26,6 +26,8 @@ class TrainSection(Section):
         return self.r1_interval / (self.r1_interval + 1) if self.r1_enabled else 1.0
 
     def loop_config(self) -> LoopConfig:
-        """The run's schedule (steps, log, sample and checkpoint intervals) for :func:`lvg.train.loop.train`."""
-        return LoopConfig(steps=self.steps, log_every=self.log_every, sample_every=self.sample_every,
+        """The run's schedule (steps or budget, log, sample and checkpoint intervals) for
+        :func:`lvg.train.loop.train`."""
+        return LoopConfig(steps=self.steps, budget_s=self.budget_s, log_every=self.log_every,
+                          sample_every=self.sample_every,
                           checkpoint_every=self.checkpoint_every, keep_checkpoints=self.keep_checkpoints)
