@@ -44,6 +44,7 @@ from lvg.metrics.color_similarity import FrameChange, similarity_curve
 from lvg.metrics.fvd import (
     PROTOCOLS,
     FeatureDetector,
+    FeatureStats,
     dataset_fingerprint,
     detector_stats,
     frechet_distance,
@@ -54,7 +55,7 @@ from lvg.metrics.fvd import (
 )
 from lvg.metrics.i3d import RANDOM_NAME, load_detector
 from lvg.metrics.sanity import DEGRADATIONS, as_uint8, degraded, ranking_line, verdict
-from lvg.metrics.semantic import change_summary
+from lvg.metrics.semantic import change_summary, unreliable_heads
 from lvg.metrics.world import NAME as WORLD
 from lvg.metrics.world import load_world_detector
 from lvg.report.records import (
@@ -71,7 +72,7 @@ log = logging.getLogger(__name__)
 
 SECTION = "metrics"
 FVD_LENGTHS = (16, 128)
-SANITY_SEED = 1000  # held-out windows use seed + 1000: other windows than the real statistics'
+SANITY_SEED = 1000  # the sanity samples use seed + 1000: other windows than the real statistics
 
 
 # ================================================================================================ config
@@ -229,6 +230,11 @@ def run_real(dataset: str, dataset_dir: str | Path, resolution: str, metrics_dir
                                      "frame_change": change.value})
 
 
+def _left_out(detector: Any) -> dict[str, str]:
+    """The world detector's heads that do not beat chance on its held-out clips (left out of the metrics)."""
+    return unreliable_heads(_describe(detector).get("heldout"))
+
+
 def _real_semantic(dataset: str, dataset_dir: str | Path, resolution: str, metrics_dir: str | Path,
                    mc: MetricsConfig, detector: Any) -> dict[str, Any]:
     """The semantic-change record of the real clips with at least ``semantic_min_frames`` frames, read whole."""
@@ -243,7 +249,8 @@ def _real_semantic(dataset: str, dataset_dir: str | Path, resolution: str, metri
         except LvgError as e:
             status = f"not computed ({e})"
     return write_semantic_record(record_path(metrics_dir, dataset, "real", SEMANTIC_METRIC), dataset=dataset,
-                                 method="real", resolution=resolution, summary=change_summary(readouts),
+                                 method="real", resolution=resolution,
+                                 summary=change_summary(readouts, left_out=_left_out(detector)),
                                  detector=_describe(detector), extra={"status": status})
 
 
@@ -254,63 +261,95 @@ def _windows(real: VideoDataset, windows: list[tuple[int, int]], clip_len: int) 
         yield as_uint8(real.read_frames(clip, start, clip_len))
 
 
+def _ranking(reference: FeatureStats, windows: list[tuple[int, int]], real: VideoDataset, clip_len: int,
+             detector: FeatureDetector, mc: MetricsConfig, seed: int, degrade: bool) -> dict[str, float]:
+    """FVD against ``reference`` of the real ``windows`` and (``degrade``) of each degradation of them."""
+    sets = {"real": _windows(real, windows, clip_len)}
+    if degrade:
+        sets |= {k: degraded(_windows(real, windows, clip_len), k, seed) for k in DEGRADATIONS}
+    out = {}
+    for name, stream in sets.items():
+        stats = detector_stats(stream, detector, mc.batch_size)
+        out[name] = frechet_distance(stats.mu, stats.sigma, reference.mu, reference.sigma)
+    return out
+
+
+def _summary(values: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
+    return {k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else None, "values": v}
+            for k, v in values.items()}
+
+
 def run_sanity(dataset: str, dataset_dir: str | Path, resolution: str, metrics_dir: str | Path,
                metrics: dict[str, Any], holdout: float, detector: FeatureDetector | None = None,
                world_detector: str | Path | None = None, cache_dir: str | Path | None = None,
                out: str | Path | None = None) -> dict[str, Any]:
-    """The sanity ranking (:mod:`lvg.metrics.sanity`) of the detector, and the held-out real clips' FVD as
-    Table 1's real row (records ``<metrics>/<dataset>/real/fvd{16,128}.json``).
+    """The sanity ranking (:mod:`lvg.metrics.sanity`) of the detector, and Table 1's real row (records
+    ``<metrics>/<dataset>/real/fvd{16,128}.json``), at 16 and 128 frames, over two populations:
 
-    Held-out clips are those the world detector never trained on (``holdout`` fraction, by clip id); their
-    windows are drawn like the generated ones (uniform over clips, random starts), the number of clips and
-    the seeds of the ``metrics`` section. The degradations use the first seed's windows. Writes
-    ``out`` (default ``<metrics>/<dataset>/sanity.json``) and returns it.
-    """
+    * ``table1``: against Table 1's own real statistics (all clips, seed ``s`` of the ``metrics`` section),
+      another sample of real windows of the same clips (seed ``s + 1000``) and that sample degraded. Its
+      real FVD is Table 1's real row: the metric's floor at this many clips.
+    * ``heldout``: the same on the clips the world detector never trained on (``holdout`` fraction, by clip
+      id): statistics of their windows at seed ``s``, another sample of them, and its degradations. Real
+      clips the detector saw cannot flatter it here.
+
+    Windows are drawn as for generated sets (uniform over clips, random starts); degradations use the first
+    seed. Both populations must pass. Writes ``out`` (default ``<metrics>/<dataset>/sanity.json``)."""
     mc = MetricsConfig.from_section(metrics)
     detector = _setup(mc, detector, world_detector)
     size = parse_resolution(resolution)
     cache = Path(cache_dir) if cache_dir else _cache_dir(metrics_dir, dataset)
     results: dict[str, Any] = {}
     lines = []
+    model = {"method": "real", "kind": "resample",
+             "description": "another sample of real windows (seed + 1000) of the clips Table 1's real "
+                            "statistics come from: the metric's floor at this many clips"}
     for clip_len in FVD_LENGTHS:
+        path = record_path(metrics_dir, dataset, "real", f"fvd{clip_len}")
         try:
             real = _real_dataset(dataset_dir, resolution, clip_len)
         except LvgError as e:
             log.warning("no sanity ranking at %d frames: %s", clip_len, e)
-            continue
-        split = heldout_clips(real.clip_ids, holdout)
-        held = [c for c, cid in enumerate(real.clip_ids) if cid in split]
-        if not held:
-            log.warning("no held-out clip has %d frames: no sanity ranking at that length", clip_len)
+            write_fvd_record(path, dataset=dataset, method="real", model=model, metric=f"fvd{clip_len}",
+                             resolution=resolution, status=f"not computed ({e})")
             continue
         n = mc.num_clips(clip_len)
-        runs, values = [], {}
+        split = heldout_clips(real.clip_ids, holdout)
+        populations = {"table1": list(range(len(real.clip_ids))),
+                       "heldout": [c for c, cid in enumerate(real.clip_ids) if cid in split]}
+        values: dict[str, dict[str, list[float]]] = {k: {} for k in populations}
+        runs = []
         for i, seed in enumerate(mc.seeds):
-            real_stats = real_stats_cached(dataset_dir, *size, protocol=mc.protocol, clip_len=clip_len,
-                                           num_clips=n, seed=seed, detector=detector, cache_dir=cache,
-                                           batch_size=mc.batch_size).stats
-            windows = [(held[v], start) for v, start in
-                       plan_longvideogan([real.num_frames(c) for c in held], n, clip_len, seed + SANITY_SEED)]
-            sets = {"heldout": _windows(real, windows, clip_len)}
-            if i == 0:
-                sets |= {k: degraded(_windows(real, windows, clip_len), k, seed) for k in DEGRADATIONS}
-            for name, stream in sets.items():
-                stats = detector_stats(stream, detector, mc.batch_size)
-                value = frechet_distance(stats.mu, stats.sigma, real_stats.mu, real_stats.sigma)
-                values.setdefault(name, []).append(value)
-                if name == "heldout":
-                    runs.append(metric_record(value=value, clip_len=clip_len, protocol=mc.protocol,
-                                              num_real=real_stats.num, num_fake=stats.num,
+            for pop, clips in populations.items():
+                if not clips:
+                    continue
+                lengths = [real.num_frames(c) for c in clips]
+                if pop == "table1":
+                    reference = real_stats_cached(dataset_dir, *size, protocol=mc.protocol, clip_len=clip_len,
+                                                  num_clips=n, seed=seed, detector=detector, cache_dir=cache,
+                                                  batch_size=mc.batch_size).stats
+                    windows = sample_real(real, mc.protocol, n, clip_len, seed + SANITY_SEED).windows
+                else:
+                    plan = [(clips[v], s) for v, s in plan_longvideogan(lengths, n, clip_len, seed)]
+                    reference = detector_stats(_windows(real, plan, clip_len), detector, mc.batch_size)
+                    windows = [(clips[v], s) for v, s in plan_longvideogan(lengths, n, clip_len, seed + SANITY_SEED)]
+                fvd = _ranking(reference, windows, real, clip_len, detector, mc, seed, degrade=i == 0)
+                for k, v in fvd.items():
+                    values[pop].setdefault(k, []).append(v)
+                if pop == "table1":
+                    runs.append(metric_record(value=fvd["real"], clip_len=clip_len, protocol=mc.protocol,
+                                              num_real=reference.num, num_fake=len(windows),
                                               seeds={"real": seed, "fake": seed + SANITY_SEED},
                                               detector=detector, resolution=size, dataset_id=dataset_fingerprint(real),
-                                              model_id="real-heldout", extra={"heldout_clips": len(held)}))
-        summary = {k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else None,
-                       "values": v} for k, v in values.items()}
-        results[f"fvd{clip_len}"] = verdict(summary)
-        lines.append(ranking_line(detector.name, clip_len, results[f"fvd{clip_len}"]))
-        model = {"method": "real", "kind": "heldout", "heldout_clips": len(held), "holdout": holdout}
-        write_fvd_record(record_path(metrics_dir, dataset, "real", f"fvd{clip_len}"), dataset=dataset, method="real",
-                         runs=runs, model=model)
+                                              model_id="real-resample"))
+        for pop in populations:
+            if values[pop]:
+                result = verdict(_summary(values[pop]))
+                results[f"{pop}/fvd{clip_len}"] = result | {"clips": len(populations[pop])}
+                lines.append(ranking_line(f"{detector.name} ({pop} clips)", clip_len, result))
+            else:
+                log.warning("no %s clip has %d frames: no %s sanity ranking at that length", pop, clip_len, pop)
+        write_fvd_record(path, dataset=dataset, method="real", runs=runs, model=model)
     for line in lines:
         log.info("%s", line)
     doc = {"dataset": dataset, "resolution": resolution, "detector": _describe(detector), "holdout": holdout,
@@ -413,10 +452,36 @@ def run_method(dataset: str, method: str, dataset_dir: str | Path, resolution: s
            if long else f"not computed (no video has {mc.semantic_min_frames} frames)")
     path = record_path(metrics_dir, dataset, method, SEMANTIC_METRIC)
     write_semantic_record(path, dataset=dataset, method=method, resolution=resolution,
-                          summary=change_summary(readouts if why is None else ()), detector=_describe(detector),
+                          summary=change_summary(readouts if why is None else (), left_out=_left_out(detector)),
+                          detector=_describe(detector),
                           extra={"model": model, "status": why or "computed"})
     outputs.append(path)
     return outputs
+
+
+# ================================================================================================ LR stage
+def run_lr_stage(dataset: str, dataset_dir: str | Path, lr_resolution: str, samples_dir: str | Path,
+                 metrics_dir: str | Path, metrics: dict[str, Any], color_frames: int) -> list[Path]:
+    """Colour similarity and frame change of the LR stage alone (``ours_lr``: the LR model's videos before
+    super-resolution) and of the real clips at the LR size (``real_lr``), at ``lr_resolution``: whether the
+    LR model is temporally coherent before the SR network sees it. Returns the two record paths."""
+    mc = MetricsConfig.from_section(metrics)
+    samples = SampleSet.open(samples_dir)
+    length = min(color_length(color_frames, dataset_dir, lr_resolution), min(samples.lengths))
+    real = _real_dataset(dataset_dir, lr_resolution, length)
+    sets = {"real_lr": (iter(sample_real(real, mc.protocol, mc.color_clips, length, mc.color_seed)),
+                        {"protocol": mc.protocol, "dataset_id": dataset_fingerprint(real)}),
+            "ours_lr": (fake_clips(samples, mc.color_clips, length, mc.color_seed, parse_resolution(lr_resolution)),
+                        {"model": _model_info(samples, "ours_lr")})}
+    out = []
+    for method, (clips, extra) in sets.items():
+        change = FrameChange()
+        mean, std, n = similarity_curve(change.watch(_as_signed(clips)))
+        out.append(write_color_record(record_path(metrics_dir, dataset, method, COLOR_METRIC), dataset=dataset,
+                                      method=method, resolution=lr_resolution, mean=mean.tolist(),
+                                      std=std.tolist(), num_clips=n, seed=mc.color_seed, clip_len=length - 1,
+                                      extra={**extra, "frame_change": change.value}))
+    return [record_path(metrics_dir, dataset, m, COLOR_METRIC) for m in sets]
 
 
 # ================================================================================================ CLI

@@ -154,6 +154,16 @@ def test_semantic_change_counts_switches_and_slopes() -> None:
     lag1 = summary["drift"]["mean"][0]
     assert lag1 == pytest.approx(0.001 / semantic.HOUR_SCALE / len(REGRESSION))
     assert summary["drift"]["mean"][-1] is None  # no pair 512 frames apart
+    # a head that does not beat chance on held-out clips is left out of every metric, and named
+    heldout = {"hour": {"metric": "r2", "value": -1.3, "chance": -0.4},
+               "biome": {"metric": "accuracy", "value": 0.8, "chance": 0.4}}
+    left_out = semantic.unreliable_heads(heldout)
+    assert list(left_out) == ["hour"] and "-1.300" in left_out["hour"]
+    gated = semantic.change_summary([{"biome": probs, "regression": reg[:300]}], left_out=left_out)
+    assert gated["hour_drift_per_1k"] is None and gated["left_out"] == left_out
+    assert "hour" not in gated["drift"]["heads"] and len(gated["drift"]["heads"]) == len(REGRESSION) - 1
+    assert gated["drift"]["mean"][0] == 0.0  # only the hour column moved
+    assert gated["biome_changes_per_min"] == pytest.approx(2 / (300 / 30 / 60))
 
 
 # ---------------------------------------------------------------------------------------------- sanity
@@ -178,12 +188,12 @@ def test_degradations_do_what_they_say_reproducibly() -> None:
 
 
 def test_sanity_verdict() -> None:
-    ok = sanity.verdict({"heldout": {"mean": 2.0, "std": 0.5}, "shuffled": {"mean": 9.0},
+    ok = sanity.verdict({"real": {"mean": 2.0, "std": 0.5}, "shuffled": {"mean": 9.0},
                          "frozen": {"mean": 30.0}})
     assert ok["passed"] and ok["bar"] == 4.0 and ok["degradations"]["frozen"]["ratio"] == 15.0
-    bad = sanity.verdict({"heldout": {"mean": 2.0, "std": 0.1}, "blurred": {"mean": 3.0}})
+    bad = sanity.verdict({"real": {"mean": 2.0, "std": 0.1}, "blurred": {"mean": 3.0}})
     assert not bad["passed"] and bad["real_best"] and not bad["degradations"]["blurred"]["clearly_worse"]
-    worst = sanity.verdict({"heldout": {"mean": 5.0, "std": 0.1}, "blobs": {"mean": 1.0}})
+    worst = sanity.verdict({"real": {"mean": 5.0, "std": 0.1}, "blobs": {"mean": 1.0}})
     assert not worst["real_best"] and not worst["passed"]
     assert "NOT clearly worse" in sanity.ranking_line("world", 16, bad)
 

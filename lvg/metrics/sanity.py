@@ -1,15 +1,16 @@
 """Does the metric mean something? A sanity ranking every detector must pass before its numbers go in a table.
 
-Against the real statistics Table 1 uses, FVD is computed for real clips the detector was never trained on
-(``heldout``) and for the same clips degraded in four ways; a detector that measures realism ranks the
-held-out real clips best and each degradation clearly worse:
+Against real statistics, FVD is computed for another sample of real windows (``real``) and for that sample
+degraded in four ways; a detector that measures realism ranks the real sample best and each degradation
+clearly worse (:func:`lvg.evaluate.run_sanity` does it against Table 1's statistics and on the clips the
+world detector never trained on):
 
 * ``shuffled``: the frames of each clip in a random order (right frames, wrong time);
 * ``frozen``: the first frame repeated (no motion at all);
 * ``blurred``: a heavy Gaussian blur (sigma = 1/16 of the frame size) on every frame;
 * ``blobs``: saturated colour blobs, new ones in every frame (the failure mode that fooled ``i3d-random``).
 
-"Clearly worse" is ``FVD > factor * FVD(heldout)`` and beyond ``heldout``'s mean + 3 std over the seeds.
+"Clearly worse" is ``FVD > factor * FVD(real)`` and beyond ``real``'s mean + 3 std over the seeds.
 """
 
 from __future__ import annotations
@@ -80,20 +81,20 @@ def degraded(clips: Iterator[torch.Tensor], kind: str, seed: int) -> Iterator[to
 
 
 def verdict(values: dict[str, dict[str, Any]], factor: float = CLEARLY_WORSE) -> dict[str, Any]:
-    """``values[set] = {"mean", "std"}`` for ``heldout`` and each degradation -> pass / fail per degradation."""
-    base = values["heldout"]
+    """``values[set] = {"mean", "std"}`` for ``real`` and each degradation -> pass / fail per degradation."""
+    base = values["real"]
     bar = max(factor * base["mean"], base["mean"] + 3 * (base.get("std") or 0.0))
     checks = {k: {"mean": v["mean"], "ratio": v["mean"] / base["mean"] if base["mean"] > 0 else float("inf"),
-                  "clearly_worse": bool(v["mean"] > bar)} for k, v in values.items() if k != "heldout"}
+                  "clearly_worse": bool(v["mean"] > bar)} for k, v in values.items() if k != "real"}
     best = min(values, key=lambda k: values[k]["mean"])
-    return {"heldout": base, "bar": bar, "factor": factor, "degradations": checks,
-            "real_best": best == "heldout", "passed": best == "heldout" and all(c["clearly_worse"]
+    return {"real": base, "bar": bar, "factor": factor, "degradations": checks,
+            "real_best": best == "real", "passed": best == "real" and all(c["clearly_worse"]
                                                                                  for c in checks.values())}
 
 
 def ranking_line(name: str, clip_len: int, result: dict[str, Any]) -> str:
-    """One readable line: ``world FVD16: real 3.1 < shuffled 40.2 (13x), ... -> passed``."""
-    parts = [f"held-out real {result['heldout']['mean']:.1f}"] + [
+    """One readable line: ``world FVD16: real 3.10, shuffled 40.2 (13x), ... -> passed``."""
+    parts = [f"real {result['real']['mean']:.2f}"] + [
         f"{k} {v['mean']:.1f} ({v['ratio']:.0f}x{'' if v['clearly_worse'] else ', NOT clearly worse'})"
         for k, v in result["degradations"].items()]
     return f"{name} FVD{clip_len}: " + ", ".join(parts) + (" -> passed" if result["passed"] else " -> FAILED")

@@ -17,11 +17,16 @@ through what the world detector recognises:
 
 Totals pool all videos: changes over total minutes, the mean slope, and per lag the mean over every pair
 of frames that far apart.
+
+Only heads that beat chance on the detector's held-out clips (not :func:`unreliable_heads`) enter a metric: a
+head that reads noise would report drift that is not there (on the default world the hour head does not:
+the light moves less across hours 9-15 than the per-shot exposure does). A metric whose head is left out
+is ``None``, and the record names every head left out with its held-out score.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,6 +36,7 @@ from lvg.data.world import REGRESSION
 LAGS = (1, 4, 16, 64, 128, 256, 512)
 SMOOTH_FRAMES = 31  # ~1 s at 30 fps
 HOUR_SCALE = REGRESSION["hour"][2]  # standardised hour -> hours
+REGRESSION_NAMES = list(REGRESSION)
 
 
 def biome_changes(probs: np.ndarray, smooth: int = SMOOTH_FRAMES) -> int:
@@ -51,9 +57,19 @@ def hour_slope(regression: np.ndarray) -> float:
     return float(abs(np.polyfit(t, hours, 1)[0])) if len(hours) > 2 else 0.0
 
 
-def change_summary(readouts: Iterable[dict[str, np.ndarray]], fps: float = 30.0,
-                   lags: Sequence[int] = LAGS) -> dict[str, Any]:
-    """The pooled metrics (see the module doc) of several videos' readouts."""
+def unreliable_heads(heldout: Mapping[str, Mapping[str, float]] | None) -> dict[str, str]:
+    """``{head: why}`` for the heads left out: those whose held-out score does not beat its chance level
+    (``heldout`` as :func:`lvg.train.world.evaluate_heads` writes it; ``None`` leaves nothing out)."""
+    return {head: f"held-out {h['metric']} {h['value']:.3f} does not beat chance {h['chance']:.3f}"
+            for head, h in (heldout or {}).items() if not h["value"] > h["chance"]}
+
+
+def change_summary(readouts: Iterable[dict[str, np.ndarray]], fps: float = 30.0, lags: Sequence[int] = LAGS,
+                   left_out: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The pooled metrics (see the module doc) of several videos' readouts, without the heads ``left_out``
+    (``{head: why}``, :func:`unreliable_heads`)."""
+    left_out = dict(left_out or {})
+    cols = [i for i, head in enumerate(REGRESSION) if head not in left_out]
     changes, minutes, slopes, frames = 0, 0.0, [], []
     sums = np.zeros(len(lags))
     counts = np.zeros(len(lags))
@@ -63,7 +79,7 @@ def change_summary(readouts: Iterable[dict[str, np.ndarray]], fps: float = 30.0,
         changes += biome_changes(r["biome"])
         minutes += n / fps / 60
         slopes.append(hour_slope(r["regression"]))
-        reg = r["regression"]
+        reg = r["regression"][:, cols]
         for i, lag in enumerate(lags):
             if lag < n:
                 d = np.abs(reg[lag:] - reg[:-lag]).mean(axis=1)
@@ -71,6 +87,7 @@ def change_summary(readouts: Iterable[dict[str, np.ndarray]], fps: float = 30.0,
                 counts[i] += len(d)
     drift = [float(s / c) if c else None for s, c in zip(sums, counts, strict=True)]
     return {"num_videos": len(frames), "frames": frames, "fps": fps,
-            "biome_changes_per_min": changes / minutes if minutes else None,
-            "hour_drift_per_1k": float(np.mean(slopes)) * 1000 if slopes else None,
-            "drift": {"lags": list(lags), "mean": drift}}
+            "biome_changes_per_min": changes / minutes if minutes and "biome" not in left_out else None,
+            "hour_drift_per_1k": float(np.mean(slopes)) * 1000 if slopes and "hour" not in left_out else None,
+            "drift": {"lags": list(lags), "mean": drift, "heads": [REGRESSION_NAMES[i] for i in cols]},
+            "left_out": left_out}

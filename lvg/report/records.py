@@ -93,7 +93,11 @@ METHODS: dict[str, MethodInfo] = {m.key: m for m in [
     MethodInfo("digan", "DIGAN (lite)", "baseline", "Yu et al. 2022", _LITE),
     MethodInfo("mocoganhd", "MoCoGAN-HD (lite)", "baseline", "Tian et al. 2021", _LITE),
     MethodInfo("tats", "TATS (lite)", "baseline", "Ge et al. 2022", _LITE),
-    MethodInfo("real", "Real videos", "real", "", "clips of the training data"),
+    MethodInfo("ours_lr", "Ours, LR stage", "diagnostic", "",
+               "the LR model's videos before super-resolution, at the LR size"),
+    MethodInfo("real", "Real videos", "real", "",
+               "another sample of the training clips (FVD: the floor at this many clips)"),
+    MethodInfo("real_lr", "Real videos, LR size", "diagnostic", "", "the training clips at the LR size"),
 ]}
 GROUP_ORDER = ("real", "ours", "released", "ours_untrained", "ablation_seq", "ablation_fp", "diagnostic", "baseline", "other")
 _SEQ_RE = re.compile(r"^ours_seq(\d+)$")
