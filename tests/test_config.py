@@ -16,7 +16,12 @@ REPO = Path(__file__).resolve().parents[1]
 def test_params_yaml_is_valid() -> None:
     config = load_config(REPO / "params.yaml")
     assert config["datasets"] == ["synthetic"]
-    assert config["preprocess"]["resolutions"] == ["64x64", "256x256"]
+    assert config["preprocess"]["resolutions"] == ["32x32", "64x64"]
+    # equal compute (issue 12): the budget is split 75/25 between the two stages, each baseline gets all of it
+    budget = config["compute"]["budget_s"]
+    assert config["train_lowres"]["budget_s"] == pytest.approx(0.75 * budget)
+    assert config["train_superres"]["budget_s"] == pytest.approx(0.25 * budget)
+    assert all(section["budget_s"] == budget for section in config["baselines"].values())
 
 
 def test_paper_preset_layers_over_params_and_keeps_the_protocol_counts() -> None:

@@ -346,3 +346,31 @@ def test_control_check_says_whether_the_trained_model_beats_its_control() -> Non
     (bad,) = control_check(table(30.0, 20.0))
     assert bad.startswith("Control check (d, 32x32): WARNING") and "NOT beat" in bad and "FVD16" in bad
     assert control_check(table(10.0, 20.0).iloc[[0, 2]]) == []  # no control row, no claim
+
+
+def test_table1_colour_training_columns_and_lr_stage_note(tmp_path: Path) -> None:
+    """Each row carries S(1) / S(16) / S(128) and the frame change of its colour record and the training
+    CPU-seconds and steps of every stage (equal compute); the LR-stage pair becomes a note."""
+    m = tmp_path / "metrics"
+    fvd(m, "synthetic", "ours", [50.0, 52.0])
+    fvd(m, "synthetic", "tats", [80.0, 82.0])
+    curve = [1.0] + [1.0 - 0.003 * t for t in range(1, 129)]
+    for method, change, res in (("ours", 0.02, "64x64"), ("ours_lr", 0.01, "32x32"), ("real_lr", 0.02, "32x32")):
+        mean = curve if method != "ours_lr" else [1.0] + [v - 0.05 for v in curve[1:]]
+        write_color_record(record_path(m, "synthetic", method, "color_similarity"), dataset="synthetic",
+                           method=method, resolution=res, mean=mean, std=[0.0] * 129, num_clips=4, seed=0,
+                           extra={"frame_change": change})
+    stats = {}
+    for name, cpu, steps in (("lr", 89.95, 210), ("sr", 30.2, 45), ("tats", 120.4, 600)):
+        stats[name] = tmp_path / f"{name}.json"
+        stats[name].write_text(json.dumps({"train_s": cpu, "steps": steps}))
+    training = {"synthetic/ours": {"LR": stats["lr"], "SR": stats["sr"]}, "synthetic/tats": {"": stats["tats"]}}
+    t = table1(m, None, tmp_path / "t.csv", tmp_path / "t.md", training=training)
+    ours, tats = (t[t["method"] == k].iloc[0] for k in ("ours", "tats"))
+    assert (ours["s1"], ours["s16"], ours["s128"], ours["frame_change"]) == (0.997, 0.952, 0.616, 0.02)
+    assert ours["train_cpu_s"] == 120.2 and ours["train_steps"] == "LR 210 + SR 45"
+    assert tats["train_cpu_s"] == 120.4 and tats["train_steps"] == "600" and tats["s16"] is None
+    md = (tmp_path / "t.md").read_text()
+    assert "| Training CPU-s   | Training steps   |" in md and "| 120.2            | LR 210 + SR 45   |" in md
+    assert "LR stage (synthetic, 32x32, before super-resolution): max |S_ours(t) - S_real(t)| over t <= 128 = " \
+           "0.050; frame change 0.0100 vs real 0.0200 (0.50x)." in md

@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,14 @@ from lvg.report.records import (
 
 TABLE_METRICS = ("fvd16", "fvd128")
 PAPER_COLUMNS = ["dataset", "resolution", "method", "metric", "value", "source"]
-SEMANTIC_COLUMNS = ("biome_changes_per_min", "hour_drift_per_1k")  # lvg.metrics.semantic, on long videos
+SEMANTIC_COLUMNS = ("biome_changes_per_min", "drift_128")  # lvg.metrics.semantic, on long videos
+DRIFT_LAG = 128  # drift_128: the world-state drift between frames 128 apart (the semantic S(128))
+TRAINING_COLUMNS = ("train_cpu_s", "train_steps")  # the loop's train_stats.json of every stage (equal compute)
+COLOR_COLUMNS = ("s1", "s16", "s128", "frame_change")  # from the colour record: S(t) and the frame-to-frame change
+COLOR_TIMES = {"s1": 1, "s16": 16, "s128": 128}
 TABLE_COLUMNS = ["part", "dataset", "resolution", "method", "method_name",
                  "fvd16", "fvd16_mean", "fvd16_std", "fvd16_n", "fvd128", "fvd128_mean", "fvd128_std", "fvd128_n",
-                 *SEMANTIC_COLUMNS, "paper_fvd16", "paper_fvd128", "paper_source",
+                 *SEMANTIC_COLUMNS, *COLOR_COLUMNS, *TRAINING_COLUMNS, "paper_fvd16", "paper_fvd128", "paper_source",
                  "n_real", "n_fake", "seeds", "protocol", "detector", "detector_sha256", "comparable_to_published"]
 PART_TITLES = {"main": "main comparison", "sky128": "SkyTimelapse 128x128 comparison",
                "reference": "reference (full model)", "seq_len": "(a) training sequence length",
@@ -202,6 +206,7 @@ def build_table(metrics_dir: str | Path, paper_values_csv: str | Path | None, *,
         row["paper_source"] = "; ".join(dict.fromkeys(sources)) or None
         rows.append(row)
     _fill_semantic(rows, df)
+    _fill_color(rows, df)
     rows.sort(key=lambda r: (r["part"], r["dataset"], r["resolution"], method_sort_key(r["method"])))
     return pd.DataFrame(rows, columns=TABLE_COLUMNS, dtype=object)
 
@@ -214,7 +219,57 @@ def _fill_semantic(rows: list[dict[str, Any]], records: pd.DataFrame) -> None:
         if len(hit):
             rec = hit["record"].iat[0]
             if rec.get("status", "computed") == "computed":
-                row.update({k: rec.get(k) for k in SEMANTIC_COLUMNS})
+                drift = dict(zip(rec["drift"]["lags"], rec["drift"]["mean"], strict=True))
+                row["biome_changes_per_min"] = rec.get("biome_changes_per_min")
+                row["drift_128"] = None if drift.get(DRIFT_LAG) is None else round(drift[DRIFT_LAG], 3)
+
+
+def _fill_color(rows: list[dict[str, Any]], records: pd.DataFrame) -> None:
+    """S(1), S(16), S(128) and the frame change of each row, from its colour record (at the row's size)."""
+    color = records[records["kind"] == "color"]
+    for row in rows:
+        hit = color[(color["dataset"] == row["dataset"]) & (color["method"] == row["method"])]
+        if len(hit):
+            rec = hit["record"].iat[0]
+            mean = rec.get("mean") or []
+            row.update({k: round(mean[t], 3) for k, t in COLOR_TIMES.items() if t < len(mean)})
+            if rec.get("frame_change") is not None:
+                row["frame_change"] = round(rec["frame_change"], 4)
+
+
+def semantic_notes(records: pd.DataFrame) -> list[str]:
+    """Per dataset: which world-detector heads the semantic columns use and which they leave out (those that
+    do not beat chance on held-out clips, :func:`lvg.metrics.semantic.unreliable_heads`), from the real record."""
+    sem = records[(records["kind"] == "semantic") & (records["method"] == "real")]
+    notes = []
+    for rec in sem["record"]:
+        if rec.get("status", "computed") != "computed":
+            continue
+        heads = ", ".join(rec["drift"].get("heads", [])) or "none"
+        left = "; ".join(f"{k} ({v})" for k, v in (rec.get("left_out") or {}).items())
+        notes.append(f"Semantic columns ({rec['dataset']}): biome changes per minute of video, and world drift = mean "
+                     f"|change| of the standardised world readout ({heads}) between frames {DRIFT_LAG} apart."
+                     + (f" Left out, not above chance on held-out clips: {left}." if left else ""))
+    return notes
+
+
+def lr_stage_notes(records: pd.DataFrame) -> list[str]:
+    """Per dataset with an LR-stage pair (``ours_lr`` / ``real_lr`` colour records, :func:`lvg.evaluate.run_lr_stage`):
+    how far the LR model's colour curve is from the real one, and its frame change against the real one."""
+    color = records[records["kind"] == "color"]
+    notes = []
+    for dataset in dict.fromkeys(color["dataset"]):
+        pair = {m: color[(color["dataset"] == dataset) & (color["method"] == m)] for m in ("ours_lr", "real_lr")}
+        if any(v.empty for v in pair.values()):
+            continue
+        ours, real = (pair[m]["record"].iat[0] for m in ("ours_lr", "real_lr"))
+        n = min(len(ours["mean"]), len(real["mean"]))
+        gap = max(abs(a - b) for a, b in zip(ours["mean"][:n], real["mean"][:n], strict=True))
+        ratio = ours["frame_change"] / real["frame_change"] if real.get("frame_change") else float("nan")
+        notes.append(f"LR stage ({dataset}, {ours['resolution']}, before super-resolution): max |S_ours(t) - "
+                     f"S_real(t)| over t <= {n - 1} = {gap:.3f}; frame change {ours['frame_change']:.4f} vs real "
+                     f"{real['frame_change']:.4f} ({ratio:.2f}x).")
+    return notes
 
 
 def _detector_summary(fvd_table: pd.DataFrame, records: pd.DataFrame) -> tuple[str, list[str]]:
@@ -252,7 +307,9 @@ def _cell(x: Any) -> str:
 
 MD_COLUMNS = [("dataset", "Dataset"), ("resolution", "Resolution"), ("method_name", "Method"),
               ("fvd16", "FVD16"), ("fvd128", "FVD128"), ("biome_changes_per_min", "Biome changes / min"),
-              ("hour_drift_per_1k", "Hour drift / 1k frames"), ("paper_fvd16", "Paper FVD16"),
+              ("drift_128", f"World drift @{DRIFT_LAG}"), ("s1", "S(1)"), ("s16", "S(16)"),
+              ("s128", "S(128)"), ("frame_change", "Frame change"), ("train_cpu_s", "Training CPU-s"),
+              ("train_steps", "Training steps"), ("paper_fvd16", "Paper FVD16"),
               ("paper_fvd128", "Paper FVD128"), ("paper_source", "Paper source"), ("n_real", "Real clips"),
               ("n_fake", "Fake clips"), ("seeds", "Seeds"), ("protocol", "Protocol")]
 
@@ -326,7 +383,7 @@ def _tex(s: str) -> str:
 
 def render_latex(table: pd.DataFrame, records: pd.DataFrame, title: str, *, extra_columns=()) -> str:
     caption, warnings_ = _detector_summary(table, records)
-    columns = [*MD_COLUMNS[:3], *extra_columns, *MD_COLUMNS[3:9]]
+    columns = [*MD_COLUMNS[:3], *extra_columns, *MD_COLUMNS[3:7]]
     lines = [r"\begin{table}[t]", r"\centering", r"\small",
              r"\begin{tabular}{" + "l" * len(columns) + "}", r"\toprule",
              " & ".join(_tex(h) for _, h in columns) + r" \\"]
@@ -372,29 +429,48 @@ def released_notes(audit_csv: str | Path | None, table: pd.DataFrame) -> list[st
 def table1(metrics_dir: str | Path | Sequence[str | Path], paper_values_csv: str | Path | None, out_csv: str | Path,
            out_md: str | Path, out_tex: str | Path | None = None, color_figure: str | Path | None = None,
            semantic_figure: str | Path | None = None, sanity: Sequence[str | Path] = (),
-           released_audit: str | Path | None = None) -> pd.DataFrame:
-    """Table 1: the real videos (held-out clips), ours, the released models, the untrained control, the
+           released_audit: str | Path | None = None,
+           training: Mapping[str, Mapping[str, str | Path]] | None = None) -> pd.DataFrame:
+    """Table 1: the real videos (another sample of windows: the floor), ours, the released models, the untrained control, the
     baselines (and unknown methods) on every dataset, with the semantic-change columns. ``color_figure``
     (Fig. 5, read beside the table in the paper) and ``semantic_figure`` are linked below the Markdown table;
     ``sanity`` files (:func:`lvg.evaluate.run_sanity`) add the detector's sanity ranking to its notes;
-    ``released_audit`` (the released models' provenance table) names their source files."""
+    ``released_audit`` (the released models' provenance table) names their source files; ``training`` maps
+    ``"<dataset>/<method>"`` to ``{stage: train_stats.json}`` (:func:`training_cells`)."""
     records = load_records(metrics_dir)
     table = build_table(metrics_dir, paper_values_csv, records=records, what="Table 1",
                         include=lambda m: method_info(m).group in TABLE1_GROUPS,
                         part_of=lambda d, r, m: table1_part(d, r))
+    for key, stages in (training or {}).items():
+        dataset, _, method = key.partition("/")
+        cpu_s, steps = training_cells(stages)
+        hit = (table["dataset"] == dataset) & (table["method"] == method)
+        table.loc[hit, "train_cpu_s"], table.loc[hit, "train_steps"] = cpu_s, steps
     here = Path(out_md).parent
     images = [(caption, os.path.relpath(path, here)) for caption, path in
               (("Fig. 5: colour similarity over time", color_figure),
                ("Semantic change: the world detector's readout over long videos", semantic_figure))
               if path is not None]
     notes = [line for path in sanity for line in _sanity_notes(path)] + released_notes(released_audit, table)
+    notes += semantic_notes(records) + lr_stage_notes(records)
     _write_outputs(table, records, "Table 1: FVD of long videos", out_csv, out_md, out_tex, images=images,
                    notes=notes)
     return table
 
 
+def training_cells(stages: Mapping[str, str | Path]) -> tuple[float, str]:
+    """(CPU-seconds over all stages, steps per stage) from each stage's ``train_stats.json``
+    (:func:`lvg.train.loop.train_stats`): ``(119.6, "LR 210 + SR 12")``, or one stage's bare step count."""
+    import json
+
+    stats = {name: json.loads(Path(p).read_text()) for name, p in stages.items()}
+    cpu = round(sum(s["train_s"] for s in stats.values()), 1)
+    steps = " + ".join(f"{name} {s['steps']}".strip() for name, s in stats.items())
+    return cpu, steps
+
+
 def _sanity_notes(path: str | Path) -> list[str]:
-    """One line per clip length: how the detector ranks held-out real clips against four degradations."""
+    """One line per clip length: how the detector ranks a real sample against four degradations of it."""
     import json
 
     doc = json.loads(Path(path).read_text())

@@ -10,6 +10,7 @@ rule train_baseline:
         model=f"{L.MODEL_BASELINE}/G_ema.safetensors",
         config=f"{L.MODEL_BASELINE}/G_ema.json",
         metrics=f"{L.MODEL_BASELINE}/metrics.csv",
+        stats=f"{L.MODEL_BASELINE}/train_stats.json",
     params:
         section=baseline_section,
         dataset_dir=lambda wc: L.PROCESSED_DIR.format(dataset=wc.dataset),

@@ -64,7 +64,7 @@ wildcard_constraints:
     baseline="|".join(config["baselines"]) or "(?!)",
     variant=r"seq\d+|fp\d+-\d+",
     stage="lowres|superres",
-    method=r"(?!real$)[a-z0-9][a-z0-9_-]*",
+    method=r"(?!(?:real|real_lr|ours_lr)(?:/|\.|$))[a-z0-9][a-z0-9_-]*",
 
 
 
@@ -260,8 +260,18 @@ def records(dataset, method, extra=False):
 
 
 def real_records(dataset):
-    """The real side: colour curve and semantic change (evaluate_real), held-out FVD (evaluate_sanity)."""
+    """The real side: colour curve and semantic change (evaluate_real), resampled FVD (evaluate_sanity)."""
     return [L.record(dataset, "real", m) for m in METRICS]
+
+
+# With HR sample sets, the LR stage is measured on its own too (its colour curve at the LR size: is the LR model
+# coherent before super-resolution?): ours_lr samples -> ours_lr / real_lr colour records.
+LR_STAGE = config["samples"]["resolution"] == "hr"
+LR_RES = config["train_lowres"]["resolution"]
+
+
+def lr_stage_records(dataset):
+    return [L.record(dataset, m, "color_similarity") for m in ("ours_lr", "real_lr")] if LR_STAGE else []
 
 
 def sanity(dataset):
@@ -270,6 +280,7 @@ def sanity(dataset):
 
 def table1_inputs(wildcards):
     recs = [r for ds in MANIFESTS for m in table1_methods(ds) for r in records(ds, m)]
+    recs += [r for ds in MANIFESTS for r in lr_stage_records(ds)]
     return recs + [r for ds in MANIFESTS for r in real_records(ds)] + [sanity(ds) for ds in MANIFESTS]
 
 
@@ -280,6 +291,19 @@ def table2_inputs(wildcards):
 
 def fig6_inputs(wildcards):
     return [r for ds in MANIFESTS for r in records(ds, "ours") + records(ds, "ours_sr_real_lr", extra=True)]
+
+
+def training_stats():
+    """What each compared method's training cost, for Table 1: ``{"<dataset>/<method>": {stage: file}}``
+    (the loop's train_stats.json beside every trained model; ours has two stages)."""
+    out = {}
+    for ds in MANIFESTS:
+        out[f"{ds}/ours"] = {"LR": f"{L.MODEL_LOWRES.format(dataset=ds)}/train_stats.json",
+                             "SR": f"{L.MODEL_SUPERRES.format(dataset=ds)}/train_stats.json"}
+        for b in BASELINES:
+            if not samples_from(b):
+                out[f"{ds}/{b}"] = {"": f"{L.MODEL_BASELINE.format(baseline=b, dataset=ds)}/train_stats.json"}
+    return out
 
 
 def fig1_videos(wildcards):
@@ -331,8 +355,10 @@ def phase_train_superres_output():
 
 
 def phase_generate_output():
-    """Every sample set Table 1 reads: ours, the released models, the untrained control and the baselines."""
-    return [f"{L.samples(ds, m)}/index.json" for ds in MANIFESTS for m in table1_methods(ds)]
+    """Every sample set Table 1 reads: ours (and its LR stage), the released models, the untrained control and
+    the baselines."""
+    methods = lambda ds: table1_methods(ds) + (["ours_lr"] if LR_STAGE else [])  # noqa: E731
+    return [f"{L.samples(ds, m)}/index.json" for ds in MANIFESTS for m in methods(ds)]
 
 
 def phase_import_released_output():
@@ -346,7 +372,7 @@ def phase_train_baselines_output():
 
 
 def phase_evaluate_output():
-    out = [r for ds in MANIFESTS for r in real_records(ds)] + [sanity(ds) for ds in MANIFESTS]
+    out = [r for ds in MANIFESTS for r in real_records(ds) + lr_stage_records(ds)] + [sanity(ds) for ds in MANIFESTS]
     return out + [r for ds in MANIFESTS for m in table1_methods(ds) for r in records(ds, m)]
 
 

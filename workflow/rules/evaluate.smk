@@ -122,6 +122,33 @@ rule evaluate_sanity:
         "../scripts/evaluate.py"
 
 
+rule evaluate_lr_stage:
+    # The LR model before super-resolution, against the real clips at the LR size: colour curve and frame
+    # change (Table 1's notes), when the sample sets are HR.
+    input:
+        index=processed_index(resolution_dir(*parse_resolution(LR_RES))),
+        samples=f"{L.SAMPLES_ROOT}/{{dataset}}/ours_lr/index.json",
+    output:
+        ours=L.record("{dataset}", "ours_lr", "color_similarity"),
+        real=L.record("{dataset}", "real_lr", "color_similarity"),
+    params:
+        metrics=metrics_section,
+        color_frames=COLOR_FRAMES,
+        resolution=LR_RES,
+        dataset_dir=lambda wc: L.PROCESSED_DIR.format(dataset=wc.dataset),
+        samples_dir=lambda wc: L.samples(wc.dataset, "ours_lr"),
+        metrics_root=lambda wc: L.METRICS_ROOT,
+    threads: config["metrics"]["threads"] or workflow.cores
+    log:
+        "logs/evaluate_lr_stage/{dataset}.log",
+    benchmark:
+        "benchmarks/evaluate_lr_stage/{dataset}.tsv"
+    conda:
+        "../envs/lvg.yaml"
+    script:
+        "../scripts/evaluate.py"
+
+
 rule phase_evaluate:
     input:
         phase_evaluate_output(),

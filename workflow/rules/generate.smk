@@ -21,6 +21,21 @@ rule samples_ours:
         "../scripts/samples_ours.py"
 
 
+use rule samples_ours as samples_ours_lr with:
+    # the LR stage alone: the same seeds and t0s as ours, before super-resolution (evaluate_lr_stage)
+    input:
+        lowres=model(L.MODEL_LOWRES, dataset="{dataset}"),
+    output:
+        f"{L.SAMPLES_ROOT}/{{dataset}}/ours_lr/index.json",
+    params:
+        samples=config["samples"] | {"resolution": "lr"},
+        out_dir=lambda wc: L.samples(wc.dataset, "ours_lr"),
+    log:
+        "logs/samples_ours_lr/{dataset}.log",
+    benchmark:
+        "benchmarks/samples_ours_lr/{dataset}.tsv"
+
+
 use rule samples_ours as samples_ablation with:
     # Table 2: an ablated LR model through the same super-resolution network as ours.
     input:

@@ -11,6 +11,8 @@ rule table1:
         fig5b=figure("fig5b_semantic_change", "png"),
         # the released models' provenance (names their source files; header only when there are none)
         released=L.RELEASED_AUDIT,
+        # equal compute: every compared method's training steps and CPU-seconds
+        training=[f for stages in training_stats().values() for f in stages.values()],
     output:
         csv=report(L.TABLE.format(table="table1", ext="csv"), caption="../report/table1.rst", category="Tables"),
         md=L.TABLE.format(table="table1", ext="md"),
@@ -18,6 +20,7 @@ rule table1:
     params:
         metrics_roots=[L.METRICS_ROOT],
         sanity=[sanity(ds) for ds in MANIFESTS],
+        training=training_stats(),
     log:
         "logs/table1.log",
     benchmark:

@@ -13,6 +13,7 @@ rule train_lowres:
         model=f"{L.MODEL_LOWRES}/G_ema.safetensors",
         config=f"{L.MODEL_LOWRES}/G_ema.json",
         metrics=f"{L.MODEL_LOWRES}/metrics.csv",
+        stats=f"{L.MODEL_LOWRES}/train_stats.json",
     params:
         section=lowres_section,
         dataset_dir=lambda wc: L.PROCESSED_DIR.format(dataset=wc.dataset),
@@ -41,6 +42,7 @@ use rule train_lowres as train_lowres_ablation with:
         model=f"{L.MODEL_ABLATION}/G_ema.safetensors",
         config=f"{L.MODEL_ABLATION}/G_ema.json",
         metrics=f"{L.MODEL_ABLATION}/metrics.csv",
+        stats=f"{L.MODEL_ABLATION}/train_stats.json",
     params:
         section=lowres_section,
         dataset_dir=lambda wc: L.PROCESSED_DIR.format(dataset=wc.dataset),
@@ -61,6 +63,7 @@ rule train_superres:
         model=f"{L.MODEL_SUPERRES}/G_ema.safetensors",
         config=f"{L.MODEL_SUPERRES}/G_ema.json",
         metrics=f"{L.MODEL_SUPERRES}/metrics.csv",
+        stats=f"{L.MODEL_SUPERRES}/train_stats.json",
     params:
         section=lambda wc: section("train_superres"),
         dataset_dir=lambda wc: L.PROCESSED_DIR.format(dataset=wc.dataset),
