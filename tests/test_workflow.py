@@ -64,13 +64,18 @@ def test_snakemake_builds_the_processed_dataset(built: Path) -> None:
 
 def test_table1_has_every_method_under_one_labelled_detector(built: Path) -> None:
     table = pd.read_csv(built / "results/table1.csv")
-    assert list(table["method"]) == ["ours", "ours_untrained", "styleganv", "digan", "mocoganhd", "tats"]
-    assert (table["detector"] == "i3d-random").all() and not table["comparable_to_published"].any()
+    assert list(table["method"]) == ["real", "ours", "ours_untrained", "styleganv", "digan", "mocoganhd", "tats"]
+    # auto: the world detector the DAG trained on the tiny world
+    assert (table["detector"] == "world").all() and not table["comparable_to_published"].any()
     assert table["fvd16_mean"].notna().all() and (table["fvd16_n"] == 2).all()
+    # equal compute: every trained method records its training time and steps
+    trained = table[~table["method"].isin(["real", "ours_untrained"])]
+    assert trained["train_cpu_s"].notna().all() and trained["train_steps"].notna().all()
+    assert table["s1"].notna().all() and table["frame_change"].notna().all()
     assert table["fvd128"].str.startswith("not computed").all()  # 16-frame tiny sample sets
     assert table["paper_fvd16"].isna().all()  # nothing typed in: never invented
     md = (built / "results/table1.md").read_text()
-    assert "i3d-random" in md and "fig5_color_similarity.png" in md
+    assert "Detector: world" in md and "fig5_color_similarity.png" in md and "Sanity ranking" in md
     assert (built / "paper_figures/fig5_color_similarity.pdf").stat().st_size > 1000
     real = json.loads((built / "results/metrics/tiny/real/color_similarity.json").read_text())
     assert real["mean"][0] == 1.0 and real["num_clips"] == 2
@@ -84,7 +89,7 @@ def test_paper_figures_table2_and_html_report(built: Path) -> None:
         for ext in ["png", "pdf"]:
             assert (built / f"paper_figures/{name}.{ext}").stat().st_size > 1000, (name, ext)
     sr_real = json.loads((built / "results/extra/metrics/tiny/ours_sr_real_lr/fvd16.json").read_text())
-    assert sr_real["status"] == "computed" and sr_real["detector"]["name"] == "i3d-random"
+    assert sr_real["status"] == "computed" and sr_real["detector"]["name"] == "world"
     snakemake(built, "paper_figures", "--report", "report.html")
     html = (built / "report.html").read_text(errors="replace")
     assert len(html) > 100_000 and "table1.csv" in html and "fig5_color_similarity.png" in html
@@ -125,9 +130,10 @@ def test_released_models_join_table1_and_their_audit_passes(built: Path, tmp_pat
                                                              "resolution": "lr"}}}))
     snakemake(built, "results/table1.csv", "--configfile", str(override))
     table = pd.read_csv(built / "results/table1.csv")
-    assert list(table["method"]) == ["ours", "released", "ours_untrained", "styleganv", "digan", "mocoganhd", "tats"]
+    assert list(table["method"]) == ["real", "ours", "released", "ours_untrained", "styleganv", "digan", "mocoganhd",
+                                     "tats"]
     row = table.set_index("method").loc["released"]
-    assert row["method_name"] == "LongVideoGAN (released)" and row["fvd16_n"] == 2 and row["detector"] == "i3d-random"
+    assert row["method_name"] == "LongVideoGAN (released)" and row["fvd16_n"] == 2 and row["detector"] == "world"
     audit = pd.read_csv(built / "results/models/released/provenance.csv").set_index("stage")
     for stage, pkl in pickles.items():
         assert audit.loc[stage, "source_sha256"] == hashlib.sha256(pkl.read_bytes()).hexdigest()

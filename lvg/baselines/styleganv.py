@@ -39,9 +39,8 @@ from lvg.nn.conv import EqualConv3d
 from lvg.nn.layers import FullyConnected, ModulatedConv3d, bias_act
 from lvg.nn.presets import PresetConfig
 from lvg.nn.resample import upsample2x_space
-from lvg.train import distributed as dist
 from lvg.train.distributed import DistInfo
-from lvg.train.ema import ema_beta, make_ema, update_ema
+from lvg.train.ema import make_ema
 from lvg.train.gan import adam, d_loss, g_loss, r1_loss, r1_penalty
 from lvg.train.loop import BatchSource
 
@@ -430,46 +429,36 @@ class StyleGANVGAN(BaselineAlgorithm):
         return b["video"].float(), b["times"]
 
     def train_step(self, step: int, batches: BatchSource) -> dict[str, float]:
-        out = {"loss_G": self._step_G()}
-        out |= self._step_D(batches)
-        if self.tc.r1_enabled and step % self.tc.r1_interval == 0:
-            out["r1_penalty"] = self._step_R1(batches)
-        update_ema(self.G_ema, self.G, ema_beta(step, self.tc.ema_beta, self.tc.ema_rampup_steps))
+        out = self.gan_round(step, self._step_G, lambda: self._step_D(batches), lambda: self._step_R1(batches))
+        self.ema_step(step, self.G_ema, self.G)
         return out
 
     def _step_G(self) -> float:
-        self.G.requires_grad_(True)
-        self.D.requires_grad_(False)
-        self.opt_G.zero_grad(set_to_none=True)
+        self.begin_update(self.opt_G, self.G, frozen=self.D)
         loss = g_loss(self.run_D(*self.generate(self.micro_batch)))
         loss.backward()
-        dist.all_reduce_grads(self.G.parameters())
-        self.opt_G.step()
+        self.end_update(self.opt_G, self.G)
         return float(loss.detach())
 
     def _step_D(self, batches: BatchSource) -> dict[str, float]:
-        self.D.requires_grad_(True)
-        self.opt_D.zero_grad(set_to_none=True)
+        self.begin_update(self.opt_D, self.D)
         with torch.no_grad():
             fake, fake_t = self.generate(self.micro_batch)
         logits_fake = self.run_D(fake, fake_t)
         logits_real = self.run_D(*self._real(batches))
         loss = d_loss(logits_fake, logits_real)
         loss.backward()
-        dist.all_reduce_grads(self.D.parameters())
-        self.opt_D.step()
+        self.end_update(self.opt_D, self.D)
         return {"loss_D": float(loss.detach()), "logits_real": float(logits_real.detach().mean()),
                 "logits_fake": float(logits_fake.detach().mean())}
 
     def _step_R1(self, batches: BatchSource) -> float:
-        self.D.requires_grad_(True)
-        self.opt_D.zero_grad(set_to_none=True)
+        self.begin_update(self.opt_D, self.D)
         video, times = self._real(batches)
         real = video.detach().requires_grad_(True)
         penalty = r1_penalty(self.run_D(real, times), real)
         r1_loss(penalty, self.tc.r1_gamma, self.tc.r1_interval).backward()
-        dist.all_reduce_grads(self.D.parameters())
-        self.opt_D.step()
+        self.end_update(self.opt_D, self.D)
         return float(penalty.detach())
 
 

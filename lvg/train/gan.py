@@ -29,8 +29,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lvg.errors import InputError, LvgError
+from lvg.train import distributed as dist
 from lvg.train.checkpoint import generator_state, set_generator_state
 from lvg.train.distributed import DistInfo
+from lvg.train.ema import ema_beta, update_ema
 
 ADAM_BETAS = (0.0, 0.99)  # spec model.md §4: beta1 = 0 for both networks
 # rank_seed purposes: one independent stream each (stream offsets are spaced 16 apart per step)
@@ -178,3 +180,32 @@ class GANAlgorithm:
     def autocast(self) -> contextlib.AbstractContextManager:
         """bf16 autocast of the network forwards when ``tc.bf16`` (losses and R1 norms stay float32)."""
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.tc.bf16)
+
+    # ---- the update idiom of every step ---------------------------------------------------------------
+    @staticmethod
+    def begin_update(opt: torch.optim.Optimizer, train: nn.Module, frozen: nn.Module | None = None) -> None:
+        """Start an update of ``train``: its gradients on, ``frozen``'s off (G's loss must not touch D's
+        gradients), ``opt``'s gradients cleared."""
+        train.requires_grad_(True)
+        if frozen is not None:
+            frozen.requires_grad_(False)
+        opt.zero_grad(set_to_none=True)
+
+    @staticmethod
+    def end_update(opt: torch.optim.Optimizer, net: nn.Module) -> None:
+        """Finish it: ``net``'s gradients averaged over the ranks, then ``opt``'s step."""
+        dist.all_reduce_grads(net.parameters())
+        opt.step()
+
+    def gan_round(self, step: int, step_G: Callable[[], float], step_D: Callable[[], dict[str, float]],
+                  step_R1: Callable[[], float]) -> dict[str, float]:
+        """One step of a single-stage GAN, in the order they all use: G, then D on fresh fakes, then every
+        ``r1_interval`` steps the lazy R1 update of D. Returns the logged values."""
+        out = {"loss_G": step_G()} | step_D()
+        if self.tc.r1_enabled and step % self.tc.r1_interval == 0:
+            out["r1_penalty"] = step_R1()
+        return out
+
+    def ema_step(self, step: int, G_ema: nn.Module, G: nn.Module) -> None:
+        """``G_ema <- G`` with the section's decay at ``step`` (half-life ramped up over ``ema_rampup_steps``)."""
+        update_ema(G_ema, G, ema_beta(step, self.tc.ema_beta, self.tc.ema_rampup_steps))

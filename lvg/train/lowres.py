@@ -43,7 +43,7 @@ from lvg.lowres.discriminator import DiscriminatorConfig, LowResDiscriminator
 from lvg.lowres.generator import GeneratorConfig, VideoGenerator, count_parameters
 from lvg.models import save_generator
 from lvg.train import distributed as dist
-from lvg.train.ema import ema_beta, make_ema, update_ema
+from lvg.train.ema import make_ema
 from lvg.train.gan import (
     DATA,
     GANAlgorithm,
@@ -172,29 +172,22 @@ class LowResGAN(GANAlgorithm):
 
     # ---- the step -------------------------------------------------------------------------------------
     def train_step(self, step: int, batches: BatchSource) -> dict[str, float]:
-        out = {"loss_G": self._step_G()}
-        out |= self._step_D(batches)
-        if self.tc.r1_enabled and step % self.tc.r1_interval == 0:
-            out["r1_penalty"] = self._step_R1(batches)
-        update_ema(self.G_ema, self.G, ema_beta(step, self.tc.ema_beta, self.tc.ema_rampup_steps))
+        out = self.gan_round(step, self._step_G, lambda: self._step_D(batches), lambda: self._step_R1(batches))
+        self.ema_step(step, self.G_ema, self.G)
         return out
 
     def _step_G(self) -> float:
-        self.G.requires_grad_(True)
-        self.D.requires_grad_(False)
-        self.opt_G.zero_grad(set_to_none=True)
+        self.begin_update(self.opt_G, self.G, frozen=self.D)
         total = torch.zeros((), device=self.device)
         for _ in range(self.tc.grad_accum):
             loss = g_loss(self.run_D(self.generate(self.micro_batch)))
             (loss / self.tc.grad_accum).backward()
             total += loss.detach() / self.tc.grad_accum
-        dist.all_reduce_grads(self.G.parameters())
-        self.opt_G.step()
+        self.end_update(self.opt_G, self.G)
         return float(total)
 
     def _step_D(self, batches: BatchSource) -> dict[str, float]:
-        self.D.requires_grad_(True)
-        self.opt_D.zero_grad(set_to_none=True)
+        self.begin_update(self.opt_D, self.D)
         acc = torch.zeros(3, device=self.device)
         for _ in range(self.tc.grad_accum):
             with torch.no_grad():
@@ -204,14 +197,12 @@ class LowResGAN(GANAlgorithm):
             loss = d_loss(logits_fake, logits_real)
             (loss / self.tc.grad_accum).backward()
             acc += torch.stack([loss.detach(), logits_real.detach().mean(), logits_fake.detach().mean()])
-        dist.all_reduce_grads(self.D.parameters())
-        self.opt_D.step()
+        self.end_update(self.opt_D, self.D)
         loss_D, real, fake = (acc / self.tc.grad_accum).tolist()
         return {"loss_D": loss_D, "logits_real": real, "logits_fake": fake}
 
     def _step_R1(self, batches: BatchSource) -> float:
-        self.D.requires_grad_(True)
-        self.opt_D.zero_grad(set_to_none=True)
+        self.begin_update(self.opt_D, self.D)
         total = torch.zeros((), device=self.device)
         for _ in range(self.tc.grad_accum):
             real = self._real(batches).detach().requires_grad_(True)
@@ -219,8 +210,7 @@ class LowResGAN(GANAlgorithm):
             loss = r1_loss(penalty, self.tc.r1_gamma, self.tc.r1_interval)
             (loss / self.tc.grad_accum).backward()
             total += penalty.detach() / self.tc.grad_accum
-        dist.all_reduce_grads(self.D.parameters())
-        self.opt_D.step()
+        self.end_update(self.opt_D, self.D)
         return float(total)
 
     # ---- outputs --------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ from lvg.models import save_generator
 from lvg.superres.discriminator import SRDiscriminator, SRDiscriminatorConfig
 from lvg.superres.generator import SRGenerator, SRGeneratorConfig, count_parameters
 from lvg.train import distributed as dist
-from lvg.train.ema import ema_beta, make_ema, update_ema
+from lvg.train.ema import make_ema
 from lvg.train.gan import (
     DATA,
     GANAlgorithm,
@@ -184,30 +184,24 @@ class SuperResGAN(GANAlgorithm):
 
     # ---- the step -------------------------------------------------------------------------------------
     def train_step(self, step: int, batches: BatchSource) -> dict[str, float]:
-        out = {"loss_G": self._step_G(batches)}
-        out |= self._step_D(batches)
-        if self.tc.r1_enabled and step % self.tc.r1_interval == 0:
-            out["r1_penalty"] = self._step_R1(batches)
+        out = self.gan_round(step, lambda: self._step_G(batches), lambda: self._step_D(batches),
+                             lambda: self._step_R1(batches))
         self.ada.maybe_update(step, reduce=lambda acc: dist.all_reduce_mean(acc, self.device))
         out["ada_p"] = self.ada.p
-        update_ema(self.G_ema, self.G, ema_beta(step, self.tc.ema_beta, self.tc.ema_rampup_steps))
+        self.ema_step(step, self.G_ema, self.G)
         return out
 
     def _step_G(self, batches: BatchSource) -> float:
-        self.G.requires_grad_(True)
-        self.D.requires_grad_(False)
-        self.opt_G.zero_grad(set_to_none=True)
+        self.begin_update(self.opt_G, self.G, frozen=self.D)
         lr, _ = self._real(batches)
         lr = self.degrade(lr)
         loss = g_loss(self.run_D(lr, self.generate(lr)))
         loss.backward()
-        dist.all_reduce_grads(self.G.parameters())
-        self.opt_G.step()
+        self.end_update(self.opt_G, self.G)
         return float(loss.detach())
 
     def _step_D(self, batches: BatchSource) -> dict[str, float]:
-        self.D.requires_grad_(True)
-        self.opt_D.zero_grad(set_to_none=True)
+        self.begin_update(self.opt_D, self.D)
         lr, hr = self._real(batches)
         lr_fake = self.degrade(lr)
         with torch.no_grad():
@@ -216,22 +210,19 @@ class SuperResGAN(GANAlgorithm):
         logits_real = self.run_D(self.degrade(lr), hr)
         loss = d_loss(logits_fake, logits_real)
         loss.backward()
-        dist.all_reduce_grads(self.D.parameters())
-        self.opt_D.step()
+        self.end_update(self.opt_D, self.D)
         self.ada.accumulate(logits_real)
         return {"loss_D": float(loss.detach()), "logits_real": float(logits_real.detach().mean()),
                 "logits_fake": float(logits_fake.detach().mean())}
 
     def _step_R1(self, batches: BatchSource) -> float:
-        self.D.requires_grad_(True)
-        self.opt_D.zero_grad(set_to_none=True)
+        self.begin_update(self.opt_D, self.D)
         lr, hr = self._real(batches)
         lr = self.degrade(lr)
         hr = hr.detach().requires_grad_(True)
         penalty = r1_penalty(self.run_D(lr, hr), hr)
         r1_loss(penalty, self.tc.r1_gamma, self.tc.r1_interval).backward()
-        dist.all_reduce_grads(self.D.parameters())
-        self.opt_D.step()
+        self.end_update(self.opt_D, self.D)
         return float(penalty.detach())
 
     # ---- outputs --------------------------------------------------------------------------------------
