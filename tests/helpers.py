@@ -37,6 +37,7 @@ TINY_PARAMS = {
     "metrics": {"fvd16_clips": 2, "fvd128_clips": 2, "seeds": [0, 1], "color_clips": 2},
     "ablations": {"seq_length": [4], "footprint": []},
     "released": {},  # a dvc.yaml params section: DVC reads it from params.yaml as written
+    "compute": {"budget_s": None},  # likewise; no budget: the tiny sections run their steps
     "figures": {"long_video_frames": 40, "long_video_seeds": [0], "strip_times": [0, 13, 26, 39],
                 "report_videos": 1},
 }
