@@ -38,7 +38,7 @@ from lvg.errors import InputError
 from lvg.models import load_generator
 from lvg.train.loop import BatchSource
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]
 
 
 def cfg_with(**train) -> dict:

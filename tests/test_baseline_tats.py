@@ -56,6 +56,7 @@ def real_clips(dataset: Path, frames: int = 8) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------------- tokenizer
+@pytest.mark.slow
 def test_tokenizer_learns_to_reconstruct_and_index_path_is_exact(tiny_dataset: Path) -> None:
     G = small_G().train()
     clips = real_clips(tiny_dataset)

@@ -150,6 +150,7 @@ def colour_frechet_distance(fake: torch.Tensor, real: torch.Tensor) -> float:
 
 
 @pytest.mark.parametrize("method", ["styleganv", "digan"])
+@pytest.mark.slow
 def test_training_moves_colours_towards_the_data(dataset: Path, tmp_path: Path, method: str) -> None:
     from lvg.baselines.digan import build as build_digan
 

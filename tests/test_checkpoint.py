@@ -159,6 +159,7 @@ def _finish(proc: subprocess.Popen) -> int:
     return proc.returncode
 
 
+@pytest.mark.slow
 def test_sigkilled_run_resumes_exactly(tmp_path: Path) -> None:
     dataset = write_shards(tmp_path / "data")
     cfg = _train_cfg()

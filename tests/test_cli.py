@@ -21,6 +21,7 @@ def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture) 
     assert "usage: lvg " + command in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_manifest_check_reports_bad_input_without_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("dataset: x\nlicence: y\nsources: {v: {kind: url, url: 'http://a/b', keep: ['1:00 0:10']}}\n")

@@ -114,6 +114,7 @@ def metric_args(**metrics) -> tuple[dict, int]:
     return c["metrics"], c["samples"]["num_frames"]
 
 
+@pytest.mark.slow
 def test_real_frames_beat_noise_and_the_cache_is_read_not_recomputed(dataset_dir, sets, tmp_path) -> None:
     det, metrics = StubDetector(), tmp_path / "metrics"
     real_color = run_real("toy", dataset_dir, "32x32", metrics, *metric_args(), detector=det)
@@ -141,6 +142,7 @@ def test_real_frames_beat_noise_and_the_cache_is_read_not_recomputed(dataset_dir
     assert set(df["method"]) == {"real", "copy", "noise"}  # fvd_stats.json is not a record
 
 
+@pytest.mark.slow
 def test_resized_and_too_short_sets_are_labelled(dataset_dir, sets, tmp_path) -> None:
     det, metrics = StubDetector(), tmp_path / "metrics"
     run_method("toy", "small", dataset_dir, "32x32", sets["small"], metrics, *metric_args(), detector=det)
@@ -164,6 +166,7 @@ def test_generated_windows_are_uniform_over_videos_with_random_starts(sets) -> N
     np.testing.assert_array_equal(first.permute(1, 2, 3, 0).numpy(), s.read(video, start, 130))
 
 
+@pytest.mark.slow
 def test_i3d_random_labels_every_record(dataset_dir, sets, tmp_path) -> None:
     metrics = tmp_path / "metrics"
     c = metric_args(fvd16_clips=2, seeds=[0], color_clips=2)

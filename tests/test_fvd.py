@@ -324,6 +324,7 @@ def test_real_stats_cache_hits_and_misses(dataset_dir, tmp_path) -> None:
 
 
 # ============================================================================================ end to end
+@pytest.mark.slow
 def test_fvd_with_random_i3d_grows_with_shift(dataset_dir, rand_det) -> None:
     """2 real clips (16 x 32x32, upsampled to 224) against themselves and brightened copies, random I3D.
 

@@ -173,6 +173,7 @@ def _streaming_peak(modules, make_iter) -> int:
         heap.close()
 
 
+@pytest.mark.slow
 def test_memory_does_not_grow_with_length(G, S) -> None:
     # LR only and LR + SR: 600 vs 3000 frames
     def lr_run(n):

@@ -79,6 +79,7 @@ def test_a_torchrun_worker_never_launches_again(tmp_path: Path) -> None:
         launch.train("nope", {}, tmp_path, tmp_path, env=BATCH_ENV | {"LOCAL_RANK": "0"})
 
 
+@pytest.mark.slow
 def test_lvg_train_nproc_2_runs_a_local_torchrun(tmp_path: Path) -> None:
     """The single-node path: `lvg train lowres --nproc 2` (gloo ranks), through launch.train."""
     data = write_shards(tmp_path / "data/processed/tiny")
@@ -96,6 +97,7 @@ def test_lvg_train_nproc_2_runs_a_local_torchrun(tmp_path: Path) -> None:
     assert not (tmp_path / "run/.launch-section.yaml").exists()  # the launch's section file is cleaned up
 
 
+@pytest.mark.slow
 def test_slurm_profile_plans_the_paper_sized_training_job(tmp_path: Path) -> None:
     """profiles/slurm as shipped (no Slurm needed for a dry run): the training job gets 8 ranks on one node
     through `mpi: srun`, GPUs as gres per node, and Snakemake's own gpu budget stays out of the way."""

@@ -100,6 +100,7 @@ def test_converted_lowres_reproduces_both_recorded_videos(converted: dict[str, P
     assert max(errors.values()) <= RTOL, errors
 
 
+@pytest.mark.slow
 def test_converted_superres_reproduces_the_recorded_video(converted: dict[str, Path]) -> None:
     G = load_generator(converted["sres_small"], "superres")
     meta = _fixture_json()["sres_small"]
@@ -333,6 +334,7 @@ def test_wrong_stage_is_named(tmp_path: Path) -> None:
         convert_file(SRES, kind="lowres")
 
 
+@pytest.mark.slow
 def test_cli_import_reference_and_its_errors(tmp_path: Path) -> None:
     run = [sys.executable, "-m", "lvg.cli", "import-reference"]
     ok = subprocess.run([*run, str(SRES), "--out", str(tmp_path / "sr")], capture_output=True, text=True)

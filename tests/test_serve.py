@@ -49,6 +49,8 @@ MP4_MAX, MP4_MEAN = 10, 1.0  # levels: default 16 Mbit/s H.264 vs the same frame
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-quic"]
 ENV = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+# a real server process per test and a real browser: seconds each (the fast unit tests leave them out)
+pytestmark = pytest.mark.slow
 
 
 # ============================================================================================ fixtures

@@ -101,6 +101,7 @@ def colour_frechet_distance(fake: torch.Tensor, real: torch.Tensor) -> float:
     return float(((mf - mr) ** 2).sum() + np.trace(sf + sr - 2 * scipy.linalg.sqrtm(sf @ sr).real))
 
 
+@pytest.mark.slow
 def test_training_learns_the_colour_distribution(dataset: Path, tmp_path: Path) -> None:
     cfg = cfg_with(steps=80, batch=4, r1_interval=16, log_every=10, checkpoint_every=0, ema_rampup_steps=0)
     out = run_train_lowres(section(cfg, "train_lowres"), dataset, tmp_path / "run")

@@ -54,6 +54,7 @@ def loss_rows(run: Path) -> list[list[str]]:
     return [r.split(",")[:8] for r in (run / "metrics.csv").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_nan_guard_names_the_step_and_keeps_the_last_good_checkpoint(
         dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     current = {"step": -1}
@@ -90,6 +91,7 @@ def colour_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((fa.mean(1) - fb.mean(1)).abs().sum() + (fa.std(1) - fb.std(1)).abs().sum())
 
 
+@pytest.mark.slow
 def test_training_brings_sr_output_towards_real_hr(dataset: Path, tmp_path: Path) -> None:
     cfg = cfg_with(steps=STEPS, batch=2, r1_interval=16, log_every=10, checkpoint_every=0, ema_rampup_steps=0,
                    ada_adjust=0.0005, ada_interval=4)

@@ -211,6 +211,7 @@ SECTION = dict(resolution="16x16", steps=6, batch=4, holdout=0.3, eval_windows=1
                checkpoint_every=3, keep_checkpoints=0)
 
 
+@pytest.mark.slow
 def test_windows_reverse_and_mirror_with_their_labels(world_dataset) -> None:
     """A mirrored or time-reversed window shows motion the other way, so its direction label flips (both:
     it flips back); reversal plays the frames and their labels backwards; the in-view threshold counts
