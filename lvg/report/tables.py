@@ -211,26 +211,28 @@ def build_table(metrics_dir: str | Path, paper_values_csv: str | Path | None, *,
     return pd.DataFrame(rows, columns=TABLE_COLUMNS, dtype=object)
 
 
+def _row_record(records: pd.DataFrame, kind: str, row: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``kind`` record of ``row``'s dataset x method, if there is one."""
+    hit = records[(records["kind"] == kind) & (records["dataset"] == row["dataset"])
+                  & (records["method"] == row["method"])]
+    return hit["record"].iat[0] if len(hit) else None
+
+
 def _fill_semantic(rows: list[dict[str, Any]], records: pd.DataFrame) -> None:
     """The semantic-change columns of each row, from its dataset x method semantic record (when computed)."""
-    sem = records[records["kind"] == "semantic"]
     for row in rows:
-        hit = sem[(sem["dataset"] == row["dataset"]) & (sem["method"] == row["method"])]
-        if len(hit):
-            rec = hit["record"].iat[0]
-            if rec.get("status", "computed") == "computed":
-                drift = dict(zip(rec["drift"]["lags"], rec["drift"]["mean"], strict=True))
-                row["biome_changes_per_min"] = rec.get("biome_changes_per_min")
-                row["drift_128"] = None if drift.get(DRIFT_LAG) is None else round(drift[DRIFT_LAG], 3)
+        rec = _row_record(records, "semantic", row)
+        if rec is not None and rec.get("status", "computed") == "computed":
+            drift = dict(zip(rec["drift"]["lags"], rec["drift"]["mean"], strict=True))
+            row["biome_changes_per_min"] = rec.get("biome_changes_per_min")
+            row["drift_128"] = None if drift.get(DRIFT_LAG) is None else round(drift[DRIFT_LAG], 3)
 
 
 def _fill_color(rows: list[dict[str, Any]], records: pd.DataFrame) -> None:
     """S(1), S(16), S(128) and the frame change of each row, from its colour record (at the row's size)."""
-    color = records[records["kind"] == "color"]
     for row in rows:
-        hit = color[(color["dataset"] == row["dataset"]) & (color["method"] == row["method"])]
-        if len(hit):
-            rec = hit["record"].iat[0]
+        rec = _row_record(records, "color", row)
+        if rec is not None:
             mean = rec.get("mean") or []
             row.update({k: round(mean[t], 3) for k, t in COLOR_TIMES.items() if t < len(mean)})
             if rec.get("frame_change") is not None:
