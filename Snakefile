@@ -31,3 +31,13 @@ rule all:
     input:
         get_final_output(),
     default_target: True
+
+
+# After a direct run, `dvc commit` the DVC stages whose phase is now complete and up to date (lvg/dvc_record.py),
+# so that `dvc repro` finds nothing to do instead of deleting them; inside `dvc repro` DVC records its stages.
+onsuccess:
+    record_after_snakemake(Path(workflow.basedir), config["dvc"]["record_snakemake_runs"])
+
+
+onerror:
+    record_after_snakemake(Path(workflow.basedir), config["dvc"]["record_snakemake_runs"])

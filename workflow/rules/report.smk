@@ -13,6 +13,8 @@ rule table1:
         released=L.RELEASED_AUDIT,
         # equal compute: every compared method's training steps and CPU-seconds
         training=[f for stages in training_stats().values() for f in stages.values()],
+        # every earlier DVC stage complete (the acquisition table, the scene detector's accuracy, ...)
+        stages=stage_outputs_before_render(),
     output:
         csv=report(L.TABLE.format(table="table1", ext="csv"), caption="../report/table1.rst", category="Tables"),
         md=L.TABLE.format(table="table1", ext="md"),
