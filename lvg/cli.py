@@ -18,15 +18,16 @@ from lvg import __version__
 from lvg import layout as L
 from lvg.config import load_config, parse_resolution, resolution_dir, section_of
 from lvg.errors import LvgError
+from lvg.io import user_error
 from lvg.logs import setup_logging
 
 log = logging.getLogger("lvg")
 
 
 def _manifest(dataset: str):
-    from lvg.data.manifest import load_manifest
+    from lvg.data.manifest import load_dataset_manifest
 
-    return load_manifest(L.path(L.MANIFEST, dataset=dataset))
+    return load_dataset_manifest(dataset)
 
 
 def _each_source(args: argparse.Namespace, fn: Callable[[str], None]) -> int:
@@ -139,10 +140,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
     config = load_config(*args.configfile)
     datasets = args.dataset or config["datasets"]
     for ds in datasets:
-        table = run_audit(ds, out_csv=args.csv)
+        table = run_audit(ds, out_csv=args.csv, decode=args.decode)
         _print_table(table, args.verbose)
         print(f"{ds}: OK — {len(table)} clips traced to {table['source'].nunique()} sources; "
-              "every raw file and shard matches its recorded sha256")
+              "every raw file and shard matches its recorded sha256"
+              + ("; every frame decodes" if args.decode else ""))
+        if table.attrs.get("leftovers"):
+            print(f"{ds}: ignored {len(table.attrs['leftovers'])} leftover(s) of interrupted runs (removed by the "
+                  f"next run of their phase): {', '.join(table.attrs['leftovers'])}")
         if ds in config["released"]:  # the released models compared on this dataset
             table = run_audit_released({ds: config["released"][ds]})
             _print_table(table, args.verbose)
@@ -252,6 +257,22 @@ def cmd_import_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dvc_commit(args: argparse.Namespace) -> int:
+    """Record a Snakemake-built workspace in DVC (dvc commit), stage by stage, where Snakemake has nothing to do."""
+    from lvg.dvc_record import record
+
+    states = record(Path.cwd(), dry_run=args.dry_run)
+    width = max(len(st.stage.address) for st in states)
+    for st in states:
+        verb = ("would record" if args.dry_run else "recorded") if st.recordable else "not recorded"
+        print(f"{st.stage.address:<{width}}  {verb:<13} {st.describe()}")
+    left = [st for st in states if not st.recordable]
+    if left:
+        print(f"{len(left)} stage(s) not recorded: run `snakemake --cores all <target>` (or `dvc repro`) to "
+              "complete them, then `lvg dvc-commit` again", file=sys.stderr)
+    return 1 if left and args.strict else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from lvg.train.__main__ import MODELS
 
@@ -263,9 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
     cfg.add_argument("--configfile", nargs="+", default=[], metavar="YAML",
                      help="config file(s), later ones override earlier ones (default: params.yaml)")
     ds = argparse.ArgumentParser(add_help=False)
-    ds.add_argument("--dataset", default="synthetic", help="dataset name: data/manifests/<name>.yaml")
+    ds.add_argument("--dataset", default="synthetic", type=L.name_arg("dataset"),
+                    help="dataset name: data/manifests/<name>.yaml")
     each = argparse.ArgumentParser(add_help=False)
-    each.add_argument("--source", nargs="+", help="only these source ids (default: all in the manifest)")
+    each.add_argument("--source", nargs="+", type=L.name_arg("source"), help="only these source ids (default: all in the manifest)")
     each.add_argument("--keep-going", action="store_true", help="continue with other sources after a failure")
 
     s = sub.add_parser("config", parents=[cfg], help="validate the configuration and print it resolved")
@@ -309,9 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_preprocess)
     s = sub.add_parser("audit", parents=[cfg], help="trace every clip to its source and verify every checksum; "
                        "exits non-zero naming the file when anything is missing or altered")
-    s.add_argument("--dataset", nargs="+", help="default: the config's datasets")
+    s.add_argument("--dataset", nargs="+", type=L.name_arg("dataset"), help="default: the config's datasets")
     s.add_argument("--csv", help="also write the provenance table here")
     s.add_argument("-v", "--verbose", action="store_true", help="print every clip's provenance chain")
+    s.add_argument("--decode", action="store_true", help="also decode every stored frame (names the shard, clip "
+                   "and frame of each that does not)")
     s.set_defaults(func=cmd_audit)
     s = sub.add_parser("train", parents=[cfg, ds], help="phase 5: train a model (lowres: the paper's video "
                        "GAN; superres: its super-resolution network) on data/processed/<dataset>/; resumes "
@@ -325,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("samples", parents=[cfg, ds], help="phase 6: a method's sample set for the metrics "
                        "(ours, ours_untrained or a baseline) into results/samples/<dataset>/<method>/")
-    s.add_argument("method", help="ours, ours_untrained, released (after `snakemake phase_import_released`), "
+    s.add_argument("method", type=L.name_arg("method"), help="ours, ours_untrained, released (after `snakemake phase_import_released`), "
                    "or a baseline (styleganv, digan, mocoganhd, tats)")
     s.add_argument("--out", help="folder (default: results/samples/<dataset>/<method>)")
     s.set_defaults(func=cmd_samples)
@@ -364,6 +388,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve_arguments(s)
     s.set_defaults(func=serve_cli)
+
+    s = sub.add_parser("dvc-commit", help="record what a direct Snakemake run built in DVC (dvc commit), for "
+                       "every stage whose phase is complete and up to date, so `dvc repro` neither reruns nor "
+                       "deletes it (run in the project root)")
+    s.add_argument("-n", "--dry-run", action="store_true", help="only say which stages would be recorded")
+    s.add_argument("--strict", action="store_true", help="exit 1 when some stage could not be recorded")
+    s.set_defaults(func=cmd_dvc_commit)
     return p
 
 
@@ -372,8 +403,11 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     try:
         return args.func(args)
-    except LvgError as e:
-        print(f"lvg {args.command}: error: {e}", file=sys.stderr)
+    except (LvgError, OSError) as e:  # OSError: only the environment's (read-only, no space), see user_error
+        err = user_error(e)
+        if err is None:
+            raise
+        print(f"lvg {args.command}: error: {err}", file=sys.stderr)
         return 2
 
 

@@ -486,8 +486,9 @@ def run_lr_stage(dataset: str, dataset_dir: str | Path, lr_resolution: str, samp
 
 # ================================================================================================ CLI
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="synthetic", help="dataset name (data/processed/<dataset>)")
-    p.add_argument("--method", default="real", help="method key; 'real' computes the real statistics")
+    p.add_argument("--dataset", default="synthetic", type=L.name_arg("dataset"),
+                   help="dataset name (data/processed/<dataset>)")
+    p.add_argument("--method", default="real", type=L.name_arg("method"), help="method key; 'real' computes the real statistics")
     p.add_argument("--samples", help="sample-set folder (with index.json); needed unless --method real")
     p.add_argument("--resolution", help="HxW of the real frames compared against (default: the HR resolution)")
     p.add_argument("--metrics-dir", default=L.METRICS_ROOT,

@@ -56,7 +56,7 @@ from torch import Tensor, nn
 
 from lvg.data.video import VideoWriter, write_png_frames
 from lvg.errors import LvgError
-from lvg.io import write_json
+from lvg.io import user_error, write_json
 from lvg.models import load_generator, model_id
 
 log = logging.getLogger(__name__)
@@ -406,8 +406,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return run_cli(args)
-    except LvgError as e:
-        print(f"error: {e}")
+    except (LvgError, OSError) as e:
+        err = user_error(e)
+        if err is None:
+            raise
+        print(f"error: {err}")
         return 2
 
 

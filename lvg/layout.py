@@ -11,7 +11,53 @@ SR-on-real-LR control, report videos): building the extras never changes a Table
 
 from __future__ import annotations
 
+import argparse
+import re
+from collections.abc import Callable
 from pathlib import Path
+
+from lvg.errors import LvgError
+
+# ---------------------------------------------------------------------------------------------- names
+# Every name that becomes a path component, and what it may be: the CLI checks its arguments with
+# check_name and the DAG uses the same patterns as wildcard constraints (workflow/rules/common.smk), so
+# "../x", "/abs", "a/b", ".hidden" or "-option" can never leave the project tree or pose as an option.
+NAMES = {
+    "dataset": r"[a-z0-9][a-z0-9_-]*",
+    "source": r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}",  # YouTube ids may start with '-' or '_'
+    "method": r"[a-z0-9][a-z0-9_-]*",
+    "baseline": r"[a-z0-9][a-z0-9_-]*",
+    "variant": r"seq\d+|fp\d+-\d+",
+    "stage": "lowres|superres",
+    "res": r"\d{4}x\d{4}",
+}
+
+
+def name_problem(kind: str, value: str) -> str | None:
+    """Why ``value`` is not a valid ``kind`` name (see :data:`NAMES`), or None."""
+    if not isinstance(value, str) or not re.fullmatch(NAMES[kind], value) or ".." in value:
+        return (f"{kind} name {value!r} is not allowed: it becomes a file name, so it must match "
+                f"{NAMES[kind]} (no '/', '..' or leading '.')")
+    return None
+
+
+def name_arg(kind: str) -> Callable[[str], str]:
+    """An argparse ``type`` accepting only valid ``kind`` names: checked before any file is read or written."""
+
+    def check(value: str) -> str:
+        if problem := name_problem(kind, value):
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    check.__name__ = kind  # argparse names the type in its message
+    return check
+
+
+def check_name(kind: str, value: str) -> str:
+    """``value`` if it is a valid ``kind`` name, else LvgError saying what a name may be."""
+    if problem := name_problem(kind, value):
+        raise LvgError(problem)
+    return value
 
 # ---------------------------------------------------------------------------------------------- data
 MANIFEST = "data/manifests/{dataset}.yaml"

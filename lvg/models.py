@@ -30,13 +30,14 @@ import torch
 from torch import nn
 
 from lvg.errors import InputError
-from lvg.io import atomic_path, read_json, write_json
+from lvg.io import atomic_path, read_json, save_tensors, sha256_file, write_json
 
 __all__ = ["KINDS", "ModelSpec", "find_generator_files", "load_generator", "model_id", "model_name",
            "registry", "save_generator", "WEIGHTS_FILE"]
 
 WEIGHTS_FILE = "G_ema.safetensors"
 CONFIG_KEY = "generator"
+WEIGHTS_SHA256 = "weights_sha256"  # in <name>.json: which weights file it describes
 
 
 @dataclass(frozen=True)
@@ -92,16 +93,17 @@ def _matches(name: str, kind: str | None) -> bool:
 def save_generator(G: nn.Module, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
     """Write ``path`` (safetensors weights) and ``path.with_suffix('.json')`` (model name, config, ``extra``).
 
-    Both files are written atomically; the JSON last, so a config file always describes complete weights.
+    Both files are written atomically; the JSON last, so a config file always describes complete weights,
+    and it records their sha256 (``weights_sha256``): a JSON next to other weights is refused at load.
     """
-    from safetensors.torch import save_file
-
     path = Path(path)
     name = model_name(G)
     tensors = {k: v.detach().cpu().clone().contiguous() for k, v in G.state_dict().items()}
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": "lvg", "model": name})
-    write_json(path.with_suffix(".json"), {"model": name, CONFIG_KEY: G.cfg.to_dict(), **(extra or {})})
+        save_tensors(tensors, tmp, metadata={"format": "lvg", "model": name})
+        digest = sha256_file(tmp)
+    write_json(path.with_suffix(".json"), {"model": name, CONFIG_KEY: G.cfg.to_dict(), **(extra or {}),
+                                           WEIGHTS_SHA256: digest})
     return path
 
 
@@ -168,6 +170,11 @@ def load_generator(path: str | Path, kind: str | None = None, device: str | torc
         net = net_cls(cfg_cls.from_dict(cfg_dict))
     except (TypeError, ValueError) as e:
         raise InputError(cfg_file, f"bad {name} config: {e}") from None
+    if cfg_file == weights.with_suffix(".json"):  # the pair save_generator wrote: it names its weights
+        want = read_json(cfg_file).get(WEIGHTS_SHA256)
+        if want is not None and (got := sha256_file(weights)) != want:
+            raise InputError(cfg_file, f"describes other weights: {weights.name} has sha256 {got[:12]}… but the "
+                             f"config records {str(want)[:12]}… (a config from another run next to these weights)")
     try:
         state = load_file(str(weights))
     except (SafetensorError, OSError) as e:

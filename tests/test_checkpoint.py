@@ -126,12 +126,12 @@ import torch
 torch.set_num_threads(1)
 import lvg.train.checkpoint as ck
 cfg, dataset, out, kill_at = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-real_save = ck.save_file
-def save_file(tensors, path, metadata=None):
-    if metadata and metadata.get("step") == kill_at and path.endswith("D.safetensors"):
+real_save = ck.save_tensors
+def save_tensors(tensors, path, metadata=None):
+    if metadata and metadata.get("step") == kill_at and str(path).endswith("D.safetensors"):
         os.kill(os.getpid(), signal.SIGKILL)  # mid-write: G.safetensors of this checkpoint is on disk
     return real_save(tensors, path, metadata=metadata)
-ck.save_file = save_file
+ck.save_tensors = save_tensors
 from lvg.train.lowres import run_train_lowres
 run_train_lowres(cfg["train_lowres"], dataset, out)
 """
@@ -176,9 +176,10 @@ def test_sigkilled_run_resumes_exactly(tmp_path: Path) -> None:
         ta, tb = load_file(str(a / f"{name}.safetensors")), load_file(str(b / f"{name}.safetensors"))
         assert ta.keys() == tb.keys()
         assert all(torch.equal(ta[k], tb[k]) for k in ta), name
+        assert (a / f"{name}.safetensors").read_bytes() == (b / f"{name}.safetensors").read_bytes(), name
     sa, sb = json.loads((a / "state.json").read_text()), json.loads((b / "state.json").read_text())
     assert sa["state"]["ranks"] == sb["state"]["ranks"]  # RNG states and data position
     losses = [r.split(",")[:7] for r in (full / "metrics.csv").read_text().splitlines()]
     assert losses == [r.split(",")[:7] for r in (killed / "metrics.csv").read_text().splitlines()]
     assert len(losses) == 9
-    assert not any(p.name.startswith(".") for p in ckpts.iterdir())  # leftovers cleaned by the next save
+    assert not any(p.name.startswith(".") for p in ckpts.iterdir())  # leftovers cleaned at the restart

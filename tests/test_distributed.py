@@ -7,8 +7,10 @@ from __future__ import annotations
 import copy
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -53,12 +55,29 @@ def _torchrun(cfg: dict, dataset: Path, out: Path, tmp: Path, phase: str = "lowr
     return proc
 
 
+def _torchrun_killed(cfg: dict, dataset: Path, out: Path, tmp: Path) -> None:
+    """torchrun and both ranks killed with SIGKILL once the first checkpoint is published (issue #17)."""
+    cfg_file = tmp / f"cfg-{out.name}-killed.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "lvg.train", "lowres", "--config", str(cfg_file), "--dataset", str(dataset), "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS="1"), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while not (out / "checkpoints" / "ckpt-00000002" / "state.json").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint before the run ended"
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "G_ema.safetensors").exists()  # killed before the end
+
+
 def test_torchrun_two_ranks_train_checkpoint_and_resume_exactly(dataset: Path, tmp_path: Path) -> None:
     full, split = tmp_path / "full", tmp_path / "split"
     proc = _torchrun(_cfg(), dataset, full, tmp_path)
     assert proc.stdout.strip().splitlines() == [str(full / "G_ema.safetensors")]  # printed by rank 0 only
-    _torchrun(_cfg(steps=2), dataset, split, tmp_path)
-    _torchrun(_cfg(), dataset, split, tmp_path)  # both ranks resume from ckpt 2
+    _torchrun_killed(_cfg(), dataset, split, tmp_path)  # kill -9 of torchrun and both ranks after ckpt 2
+    _torchrun(_cfg(), dataset, split, tmp_path)  # both ranks resume from the last checkpoint
 
     a, b = full / "checkpoints" / "ckpt-00000004", split / "checkpoints" / "ckpt-00000004"
     for name in ["G", "D", "G_ema", "optim"]:

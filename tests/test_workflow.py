@@ -284,3 +284,74 @@ def test_keep_going_finishes_good_sources_and_names_the_bad_one(tmp_path: Path) 
     # The CLI takes the same path: the error names the entry, other sources still finish.
     cli = run([sys.executable, "-m", "lvg.cli", "acquire", "--dataset", "tiny", "--keep-going"], project, check=False)
     assert cli.returncode == 1 and "1 of 2 source(s) failed: broken" in cli.stderr
+
+
+@pytest.mark.faults
+def test_killed_snakemake_recovers_with_unlock_and_rerun(built: Path, tmp_path: Path) -> None:
+    """Issue #17: kill -9 the whole Snakemake process group while preprocess_frames writes its staging folder;
+    the README's recovery (``snakemake --unlock``, the same command again) completes the DAG without a hand
+    clean-up, and the outputs are the uninterrupted run's bytes."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from helpers import tree_hashes
+
+    copy = tmp_path / "proj"
+    shutil.copytree(built, copy, ignore=shutil.ignore_patterns(".snakemake", "results", "paper_figures", "logs",
+                                                               "benchmarks", "cache", "report*.html"))
+    processed = copy / "data/processed/tiny"
+    before = tree_hashes(processed)
+    shutil.rmtree(processed / "0016x0016")
+    (processed / "provenance.csv").unlink()
+    target = "data/processed/tiny/provenance.csv"
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    proc = subprocess.Popen([sys.executable, "-m", "snakemake", target, "--cores", "2"], cwd=copy, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not any(p.is_dir() for p in processed.glob(".0016x0016.tmp-*")):  # the job is mid-write
+        assert proc.poll() is None and time.monotonic() < deadline, "preprocess_frames never started"
+        time.sleep(0.005)
+    os.killpg(proc.pid, signal.SIGKILL)  # snakemake and its job, as a crash or an OOM kill takes them
+    proc.wait()
+    assert not (processed / "0016x0016/index.json").exists()  # (Snakemake made the empty output folder)
+    snakemake(copy, "--unlock")  # the lock of the killed run (without it: "Directory cannot be locked")
+    snakemake(copy, target)
+    assert tree_hashes(processed) == before  # staging folder gone, every byte as before
+
+
+@pytest.mark.faults
+def test_killed_evaluation_recovers_to_the_same_records_tables_and_figures(built: Path, tmp_path: Path) -> None:
+    """Issue #17: kill -9 Snakemake while an evaluate job runs (at a random point of it), recover as the README
+    says; the records are the uninterrupted run's bytes, and Table 1 and Fig. 5, rendered again by other
+    processes, too (byte-reproducible tables and figures)."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import time
+
+    from helpers import tree_hashes
+
+    copy = tmp_path / "proj"
+    shutil.copytree(built, copy, ignore=shutil.ignore_patterns(".snakemake", "logs", "benchmarks"))
+    metrics = copy / "results/metrics/tiny"
+    rendered = [copy / "results" / f"table1.{e}" for e in ("csv", "md", "tex")] + sorted(
+        (copy / "paper_figures").glob("fig5*"))
+    before = tree_hashes(metrics), {p.name: p.read_bytes() for p in rendered}
+    shutil.rmtree(metrics / "ours")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    proc = subprocess.Popen([sys.executable, "-m", "snakemake", "results/table1.csv", "--cores", "2"], cwd=copy,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    job_log, deadline = copy / "logs/evaluate/tiny/ours.log", time.monotonic() + 300
+    while not job_log.exists():  # the evaluate job of `ours` has started
+        assert proc.poll() is None and time.monotonic() < deadline, "the evaluate job never started"
+        time.sleep(0.005)
+    time.sleep(random.Random().uniform(0.0, 1.5))  # somewhere inside it
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    snakemake(copy, "--unlock")
+    snakemake(copy, "results/table1.csv")
+    assert not list(metrics.rglob(".*"))  # no staging file left
+    assert (tree_hashes(metrics), {p.name: p.read_bytes() for p in rendered}) == before

@@ -5,6 +5,11 @@ keep-interval, cut rule) -> manifest entry (licence, URL) -> provenance record (
 tool versions, sha256 of the raw file) -> the raw file on disk. Any missing link or altered byte is an
 error naming the file; all problems are collected before failing so one run shows everything.
 
+Leftovers of interrupted runs (hidden staging folders and temporary files, :func:`lvg.io.is_staging_name`)
+are not part of any chain: the audit ignores them and reports them (:func:`leftovers`); the next run of
+their phase removes them. ``decode=True`` (``lvg audit --decode``) also decodes every stored frame, so a
+corrupt JPEG inside a shard with a valid checksum is named (shard, clip, frame) before training meets it.
+
 Released models (config ``released``) have a chain too (:func:`audit_released`): the configured reference
 pickle (re-hashed: sha256 as recorded at conversion) -> the provenance in the converted ``G_ema.json``
 (source file, size, sha256, reference classes) -> the converted weights (their model id recomputed).
@@ -13,15 +18,21 @@ pickle (re-hashed: sha256 as recorded at conversion) -> the provenance in the co
 from __future__ import annotations
 
 import json
+import logging
+import re
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from lvg import layout as L
-from lvg.data.manifest import load_manifest
+from lvg.data.manifest import load_dataset_manifest
+from lvg.data.shards import FrameDecodeError, ShardReader
 from lvg.errors import LvgError
-from lvg.io import atomic_open, sha256_file
+from lvg.io import atomic_open, is_staging_name, sha256_file
+
+log = logging.getLogger(__name__)
+MAX_DECODE_PROBLEMS = 20  # per resolution: the rest is counted
 
 
 class AuditError(LvgError):
@@ -68,11 +79,48 @@ def _audit_sources(dataset: str, root: Path, manifest, problems: list[str]) -> d
     return records
 
 
-def _audit_shards(dataset: str, root: Path, clip_ids: set[str], problems: list[str]) -> dict[str, dict]:
-    """Verify every resolution's shards; return clip_id -> {resolution: partition file}."""
+def leftovers(dataset: str, root: str | Path = ".") -> list[Path]:
+    """Staging folders and temporary files that interrupted runs left in ``dataset``'s data folders."""
+    found = []
+    for template in (L.RAW_DIR, L.SCENES_DIR, L.PROCESSED_DIR):
+        folder = L.path(template, root, dataset=dataset)
+        for d in (folder, *(p for p in sorted(folder.glob("*")) if p.is_dir() and not p.name.startswith("."))):
+            if d.is_dir():
+                found += [p for p in sorted(d.iterdir()) if is_staging_name(p.name)]
+    return found
+
+
+def _decode_all(res_dir: Path, problems: list[str]) -> int:
+    """Decode every frame of one resolution folder; record each that does not decode. Returns the count."""
+    try:
+        reader = ShardReader(res_dir)
+    except LvgError as e:
+        problems.append(str(e))
+        return 0
+    bad = 0
+    for c in range(len(reader)):
+        for k in range(reader.num_frames(c)):
+            try:
+                reader.decode(c, k)
+            except FrameDecodeError as e:
+                bad += 1
+                if bad <= MAX_DECODE_PROBLEMS:
+                    problems.append(str(e))
+            except LvgError as e:
+                problems.append(str(e))
+    reader.close()
+    if bad > MAX_DECODE_PROBLEMS:
+        problems.append(f"{res_dir}: {bad - MAX_DECODE_PROBLEMS} more frame(s) do not decode")
+    return bad
+
+
+def _audit_shards(dataset: str, root: Path, clip_ids: set[str], problems: list[str],
+                  decode: bool = False) -> dict[str, dict]:
+    """Verify every resolution's shards (and with ``decode`` every frame); return clip_id -> {resolution:
+    partition file}. Only ``HHHHxWWWW`` folders are resolutions: staging leftovers are not."""
     where: dict[str, dict] = {}
     processed = L.path(L.PROCESSED_DIR, root, dataset=dataset)
-    res_dirs = sorted(processed.glob("*x*"))
+    res_dirs = sorted(p for p in processed.glob("*") if p.is_dir() and re.fullmatch(L.NAMES["res"], p.name))
     if not res_dirs:
         problems.append(f"{processed}: no processed resolution found")
     for res_dir in res_dirs:
@@ -88,20 +136,29 @@ def _audit_shards(dataset: str, root: Path, clip_ids: set[str], problems: list[s
                             f"(missing {missing[:3]}, extra {extra[:3]})")
         for cid, c in indexed.items():
             where.setdefault(cid, {})[res_dir.name] = c.get("partition")
+        if decode:
+            _decode_all(res_dir, problems)
     return where
 
 
-def audit_dataset(dataset: str, root: str | Path = ".") -> pd.DataFrame:
-    """Verify the whole chain of ``dataset``; return one row per clip; raise AuditError on any problem."""
+def audit_dataset(dataset: str, root: str | Path = ".", decode: bool = False) -> pd.DataFrame:
+    """Verify the whole chain of ``dataset``; return one row per clip; raise AuditError on any problem.
+
+    ``table.attrs["leftovers"]`` lists what interrupted runs left (ignored, logged as a warning).
+    """
     root = Path(root)
     problems: list[str] = []
-    manifest = load_manifest(L.path(L.MANIFEST, root, dataset=dataset))
+    manifest = load_dataset_manifest(dataset, root)
+    left = leftovers(dataset, root)
+    if left:
+        log.warning("%s: ignoring %d leftover(s) of interrupted runs (the next run of their phase removes them): "
+                    "%s", dataset, len(left), ", ".join(str(p) for p in left))
     records = _audit_sources(dataset, root, manifest, problems)
     clips_csv = L.path(L.CLIPS, root, dataset=dataset)
     if not clips_csv.is_file():
         raise AuditError(dataset, problems + [f"{clips_csv}: missing (run the clips phase)"])
     clips = pd.read_csv(clips_csv)
-    shards = _audit_shards(dataset, root, set(clips["clip_id"]), problems)
+    shards = _audit_shards(dataset, root, set(clips["clip_id"]), problems, decode)
     rows = []
     for clip in clips.to_dict("records"):
         src = manifest.sources.get(clip["source"])
@@ -123,12 +180,15 @@ def audit_dataset(dataset: str, root: str | Path = ".") -> pd.DataFrame:
         })
     if problems:
         raise AuditError(dataset, problems)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.attrs["leftovers"] = [str(p) for p in left]
+    return table
 
 
-def run_audit(dataset: str, root: str | Path = ".", out_csv: str | Path | None = None) -> pd.DataFrame:
+def run_audit(dataset: str, root: str | Path = ".", out_csv: str | Path | None = None,
+              decode: bool = False) -> pd.DataFrame:
     """Phase entry point (Snakemake rule ``preprocess_audit`` and ``lvg audit``)."""
-    table = audit_dataset(dataset, root)
+    table = audit_dataset(dataset, root, decode)
     if out_csv is not None:
         with atomic_open(out_csv, "w", newline="") as f:
             table.to_csv(f, index=False)

@@ -187,6 +187,20 @@ def load_manifest(path: str | Path) -> Manifest:
     return Manifest(path, data["dataset"], data["licence"], data.get("attribution", ""), sources, data)
 
 
+def load_dataset_manifest(dataset: str, root: str | Path | None = None) -> Manifest:
+    """The manifest of ``dataset`` (``data/manifests/<dataset>.yaml``): the name checked first (it becomes
+    paths under data/ and results/), and the file's ``dataset:`` must be that name, so no manifest can
+    write another dataset's files."""
+    from lvg import layout as L
+
+    L.check_name("dataset", dataset)
+    man = load_manifest(L.path(L.MANIFEST, root, dataset=dataset))
+    if man.dataset != dataset:
+        raise InputError(man.path, f"dataset: is {man.dataset!r}, but the file is the manifest of {dataset!r} "
+                         "(the two must be equal)")
+    return man
+
+
 def resolve_local_path(source: Source) -> Path:
     """A ``local`` source's file: absolute (``~`` expanded), or relative to the project root, which is the
     working directory of every phase (Snakemake's workdir, where ``data/`` lives)."""

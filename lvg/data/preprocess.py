@@ -14,16 +14,15 @@ with Python's ``round`` (half to even; ``Image._crop``: ``map(int, map(round, bo
 returns those integer coordinates, so slicing the decoded array with it is pixel-identical to the reference.
 Example: 120x200 -> 9x16 gives crop_h = 112.5, box y = 3.0 .. 115.5 -> rows 3 .. 116 (113 rows).
 
-Atomicity: everything is written to a hidden sibling folder and swapped in for ``out_dir`` only when complete,
-so a failure (bad video, clip past the end, interrupt) leaves ``out_dir`` as it was before.
+Atomicity: everything is written to a hidden sibling folder (:func:`lvg.io.staging_dir`) and swapped in for
+``out_dir`` only when complete, so a failure (bad video, clip past the end, interrupt) leaves ``out_dir`` as it
+was before; the staging folder a killed run left is removed by the next run of the same resolution.
 """
 
 from __future__ import annotations
 
 import csv
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from lvg.config import resolution_dir
 from lvg.data.shards import SUBSAMPLING_NAMES, ShardWriter, check_clip_id, encode_jpeg
 from lvg.data.video import iter_frames
 from lvg.errors import InputError
-from lvg.io import sha256_file, write_json
+from lvg.io import io_errors, replace_dir, sha256_file, staging_dir, write_json
 
 INDEX = "index.json"
 REQUIRED_COLUMNS = ("clip_id", "source", "start_frame", "end_frame")
@@ -118,19 +117,6 @@ def read_clip_table(clips_csv: str | Path) -> list[Clip]:
     return clips
 
 
-def _replace_dir(staging: Path, out_dir: Path) -> None:
-    """Put ``staging`` in place of ``out_dir`` (the old folder, if any, is removed only afterwards)."""
-    old = None
-    if out_dir.exists() or out_dir.is_symlink():
-        if not out_dir.is_dir():
-            raise InputError(out_dir, "output path exists and is not a folder")
-        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-        os.replace(out_dir, old / out_dir.name)
-    os.replace(staging, out_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def _process_source(video: Path, clips: list[Clip], writer: ShardWriter, height: int, width: int,
                     clips_csv: Path, bar: tqdm) -> dict[str, Any]:
     """One sequential decode of ``video``; every frame inside a clip is encoded once and appended."""
@@ -173,6 +159,15 @@ def _process_source(video: Path, clips: list[Clip], writer: ShardWriter, height:
 def preprocess_dataset(clips_csv: Path, raw_dir: Path, out_dir: Path, height: int, width: int,
                        partitions: int, jpeg_quality: int = 100, progress: bool = False,
                        jpeg_subsampling: int = 0) -> dict:
+    """See :func:`_preprocess_dataset`; a read-only or full output folder is an OutputError naming it."""
+    with io_errors(out_dir, "write"):
+        return _preprocess_dataset(Path(clips_csv), Path(raw_dir), Path(out_dir), height, width, partitions,
+                                   jpeg_quality, progress, jpeg_subsampling)
+
+
+def _preprocess_dataset(clips_csv: Path, raw_dir: Path, out_dir: Path, height: int, width: int,
+                        partitions: int, jpeg_quality: int = 100, progress: bool = False,
+                        jpeg_subsampling: int = 0) -> dict:
     """Write ``out_dir`` (= ``data/processed/<dataset>/HHHHxWWWW``): partition zips + ``index.json``.
 
     ``raw_dir/<source>.mp4`` are the raw videos. Returns the index (also written to ``out_dir/index.json``).
@@ -191,8 +186,9 @@ def preprocess_dataset(clips_csv: Path, raw_dir: Path, out_dir: Path, height: in
     for c in clips:
         by_source.setdefault(c.source, []).append(c)
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(out_dir, "output path exists and is not a folder")
+    staging = staging_dir(out_dir)  # also removes what killed runs of this resolution left
     sources: dict[str, Any] = {}
     try:
         total = sum(c.num_frames for c in clips)
@@ -230,7 +226,7 @@ def preprocess_dataset(clips_csv: Path, raw_dir: Path, out_dir: Path, height: in
             "partitions": parts,
         }
         write_json(staging / INDEX, index)
-        _replace_dir(staging, out_dir)
+        replace_dir(staging, out_dir)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)

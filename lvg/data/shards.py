@@ -93,6 +93,20 @@ def decode_jpeg(data: bytes) -> np.ndarray:
         return np.asarray(im)
 
 
+class FrameDecodeError(InputError):
+    """A stored frame that does not decode: which shard, clip and frame, and what the decoder said."""
+
+    def __init__(self, shard: str | Path, clip_id: str | None = None, frame: str | None = None,
+                 reason: str | None = None) -> None:
+        self.shard, self.clip_id, self.frame = Path(shard), clip_id, frame
+        if clip_id is None:  # re-raised from a DataLoader worker with its message (lvg.errors.worker_message)
+            super().__init__(shard)
+            return
+        super().__init__(shard, f"frame {frame!r} of clip {clip_id!r} does not decode ({reason}); re-run the "
+                         "preprocess phase for this resolution (lvg audit --decode lists every bad frame)",
+                         f"{clip_id}/{frame}")
+
+
 def to_float(frames: np.ndarray) -> np.ndarray:
     """uint8 -> float32 in [-1, 1] as ``2 * x / 255 - 1`` (the reference's decoding)."""
     x = frames.astype(np.float32)
@@ -297,9 +311,20 @@ class ShardReader:
         except (zipfile.BadZipFile, OSError) as e:
             raise InputError(self.partitions[self._part[c]], f"cannot read entry: {e}", name) from None
 
+    def decode(self, clip: int | str, k: int) -> np.ndarray:
+        """Frame ``k`` of ``clip`` decoded (uint8 RGB); a frame that does not decode (a truncated or corrupt
+        JPEG inside a zip with a valid CRC) is a :class:`FrameDecodeError` naming shard, clip and frame."""
+        c = self._ci(clip)
+        data = self.read_jpeg(c, k)
+        try:
+            return decode_jpeg(data)
+        except (OSError, SyntaxError, ValueError) as e:  # what PIL raises for bad image bytes
+            raise FrameDecodeError(self.partitions[self._part[c]], self._clip_ids[c], self._frames[c][k],
+                                   str(e)) from None
+
     def read_frame(self, clip: int | str, k: int, dtype: str = "uint8") -> np.ndarray:
         """Frame ``k`` as uint8 RGB [H, W, 3], or float32 in [-1, 1] with ``dtype="float"``."""
-        frame = decode_jpeg(self.read_jpeg(clip, k))
+        frame = self.decode(clip, k)
         return to_float(frame) if dtype == "float" else frame
 
     def read_frames(self, clip: int | str, indices: Iterable[int], out: np.ndarray | None = None) -> np.ndarray:
@@ -307,7 +332,7 @@ class ShardReader:
         c = self._ci(clip)
         indices = list(indices)
         for t, k in enumerate(indices):
-            frame = decode_jpeg(self.read_jpeg(c, k))
+            frame = self.decode(c, k)
             if out is None:
                 out = np.empty((len(indices), *frame.shape), dtype=np.uint8)
             if frame.shape != out.shape[1:]:

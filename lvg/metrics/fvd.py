@@ -36,7 +36,7 @@ import torch
 
 from lvg.data.reader import VideoDataset
 from lvg.errors import LvgError
-from lvg.io import atomic_path, read_json, write_json
+from lvg.io import atomic_path, read_json, save_tensors, write_json
 from lvg.metrics.i3d import DETECTOR_SIZE, RANDOM_NAME, to_uint8_videos
 
 log = logging.getLogger(__name__)
@@ -303,10 +303,9 @@ def real_stats_cached(dataset_dir: str | Path, height: int, width: int, *, proto
             log.warning("ignoring unreadable FVD cache entry %s: %s", meta_path, e)
     clips = sample_real(dataset, protocol, num_clips, clip_len, seed)
     stats = detector_stats(clips, detector, batch_size)
-    from safetensors.numpy import save_file
     cache_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(tensors_path) as tmp:
-        save_file({"mu": np.ascontiguousarray(stats.mu), "sigma": np.ascontiguousarray(stats.sigma)}, str(tmp))
+    with atomic_path(tensors_path) as tmp:  # canonical bytes: the same statistics give the same file
+        save_tensors({"mu": np.ascontiguousarray(stats.mu), "sigma": np.ascontiguousarray(stats.sigma)}, tmp)
     write_json(meta_path, {"key": key, "num": stats.num, "protocol_rule": PROTOCOL_RULES[protocol]})  # last
     return CachedStats(stats, key, False, files)
 

@@ -46,7 +46,7 @@ from torch import Tensor, nn
 from lvg.data.synthetic import BIOME_NAMES, OBJECT_CLASSES
 from lvg.data.world import REGRESSION
 from lvg.errors import InputError
-from lvg.io import atomic_path, read_json, sha256_file, write_json
+from lvg.io import atomic_path, read_json, save_tensors, sha256_file, write_json
 
 NAME = "world"
 STRIDE = 4  # frames per output position
@@ -194,12 +194,10 @@ class WorldDetector:
 # ---------------------------------------------------------------------------------------------- files
 def save_world_detector(net: WorldNet, path: str | Path, meta: dict[str, Any]) -> Path:
     """Weights (safetensors) + ``<name>.json`` (``{"model": "world", "detector": cfg, ...meta}``), atomically."""
-    from safetensors.torch import save_file
-
     path = Path(path)
     tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": "lvg", "model": NAME})
+        save_tensors(tensors, tmp, metadata={"format": "lvg", "model": NAME})
     write_json(path.with_suffix(".json"), {"model": NAME, "detector": net.cfg.to_dict(), **meta})
     return path
 

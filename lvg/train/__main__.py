@@ -19,6 +19,7 @@ import yaml
 from lvg.baselines import METHODS as BASELINES
 from lvg.config import load_config, section_of
 from lvg.errors import InputError, LvgError
+from lvg.io import user_error
 from lvg.logs import setup_logging
 
 MODELS = ["lowres", "superres", *BASELINES]
@@ -57,8 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         path = run_phase(args.phase, _section(args), args.dataset, args.out, resume=not args.no_resume)
         if distributed.is_main_process():
             print(path)
-    except LvgError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (LvgError, OSError) as e:  # OSError: a read-only or full run folder (lvg.io.user_error)
+        err = user_error(e)
+        if err is None:
+            raise
+        print(f"error: {err}", file=sys.stderr)
         return 2
     finally:
         distributed.shutdown()

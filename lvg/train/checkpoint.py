@@ -32,10 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from lvg.errors import LvgError
+from lvg.io import publish_mode, save_tensors
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ def save_checkpoint(ckpt_dir: str | Path, step: int, modules: dict[str, nn.Modul
 
         def put(fname: str, tensors: dict[str, Tensor]) -> None:
             path = tmp / fname
-            save_file(tensors, str(path), metadata={"format": "lvg", "step": str(step)})
+            save_tensors(tensors, path, metadata={"format": "lvg", "step": str(step)})  # canonical bytes
             _fsync(path)
             files[fname] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
 
@@ -153,6 +154,7 @@ def save_checkpoint(ckpt_dir: str | Path, step: int, modules: dict[str, nn.Modul
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
+        publish_mode(tmp)  # mkdtemp's 0700 would hide the checkpoint from the group
         _publish(tmp, final)
     finally:
         if tmp.exists():
@@ -173,11 +175,20 @@ def _publish(tmp: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _prune(ckpt_dir: Path, keep: int) -> None:
-    """Delete all but the newest ``keep`` complete checkpoints, and leftovers of interrupted writes."""
+def remove_leftovers(ckpt_dir: str | Path) -> None:
+    """Delete the hidden ``.ckpt-*`` folders of interrupted writes (one process writes a run's checkpoints:
+    the trainer's main rank, at its start and after each save)."""
+    ckpt_dir = Path(ckpt_dir)
+    if not ckpt_dir.is_dir():
+        return
     for p in ckpt_dir.iterdir():
         if p.name.startswith(".ckpt-") and p.is_dir():
             shutil.rmtree(p, ignore_errors=True)
+
+
+def _prune(ckpt_dir: Path, keep: int) -> None:
+    """Delete all but the newest ``keep`` complete checkpoints, and leftovers of interrupted writes."""
+    remove_leftovers(ckpt_dir)
     if keep > 0:
         for p in list_checkpoints(ckpt_dir, verify=False)[:-keep]:
             shutil.rmtree(p, ignore_errors=True)

@@ -39,7 +39,7 @@ from tqdm import tqdm
 from lvg.config import write_resolved_config
 from lvg.data.reader import ClipSampler
 from lvg.data.video import write_video
-from lvg.errors import LvgError
+from lvg.errors import LvgError, worker_message
 from lvg.io import atomic_open, write_json
 from lvg.train import checkpoint as ckpt
 from lvg.train import distributed as dist
@@ -79,7 +79,10 @@ class BatchSource:
     def next(self) -> dict[str, Any]:
         if self._iter is None:
             self._start()
-        batch = next(self._iter)
+        try:
+            batch = next(self._iter)
+        except LvgError as e:  # from a worker (a frame that does not decode): one line, as in-process
+            raise LvgError(worker_message(e)) from None
         self.position += 1
         return {k: v.to(self.device, non_blocking=True) if isinstance(v, Tensor) else v
                 for k, v in batch.items()}
@@ -257,6 +260,8 @@ def _resume(algo: Algorithm, batches: BatchSource, run: _Progress, ckpt_dir: Pat
     this run's belongs to another experiment: it is moved aside to ``checkpoints.superseded/`` and training
     starts over, so a pipeline rerun after a config or data change never continues a stale run.
     """
+    if info.is_main:  # what a killed run's checkpoint write left: gone at the start, not at the next save
+        ckpt.remove_leftovers(ckpt_dir)
     path = ckpt.latest_checkpoint(ckpt_dir)
     if path is None:
         return

@@ -11,7 +11,8 @@ from lvg import layout as L
 from lvg import sample_sets
 from lvg.config import deep_merge, parse_resolution, resolution_dir, validate_config, validate_section
 from lvg.data.audit import RELEASED_STAGES
-from lvg.data.manifest import load_manifest, resolve_local_path
+from lvg.data.manifest import load_dataset_manifest, resolve_local_path
+from lvg.dvc_record import record_after_snakemake
 from lvg.errors import InputError
 from lvg.evaluate import evaluation_resolution, resolve_detector
 from lvg.train import lowres as lowres_train
@@ -19,7 +20,8 @@ from lvg.train import superres as superres_train
 
 validate_config(config, "params.yaml (+ --configfile/--config overrides)", coerce_strings=True)
 
-MANIFESTS = {ds: load_manifest(L.MANIFEST.format(dataset=ds)) for ds in config["datasets"]}
+# each name checked (lvg.layout.NAMES) and each manifest's dataset: equal to its name, as lvg's CLI does
+MANIFESTS = {ds: load_dataset_manifest(ds) for ds in config["datasets"]}
 RESOLUTIONS = [resolution_dir(*parse_resolution(r)) for r in config["preprocess"]["resolutions"]]
 PARTITIONS = [f"{k:04d}" for k in range(config["preprocess"]["partitions"])]
 LR_TRAIN_RES = resolution_dir(*parse_resolution(config["train_lowres"]["resolution"]))
@@ -57,14 +59,15 @@ METRICS = ("fvd16", "fvd128", "color_similarity", "semantic_change")
 COLOR_FRAMES = config["samples"]["num_frames"]
 
 
+# the same name patterns as lvg's CLI (lvg.layout.NAMES): a wildcard never holds a slash, '..' or an option
 wildcard_constraints:
-    dataset=r"[a-z0-9][a-z0-9_-]*",
-    source=r"[A-Za-z0-9_-][A-Za-z0-9_.-]*",
-    res=r"\d{4}x\d{4}",
+    dataset=L.NAMES["dataset"],
+    source=L.NAMES["source"],
+    res=L.NAMES["res"],
     baseline="|".join(config["baselines"]) or "(?!)",
-    variant=r"seq\d+|fp\d+-\d+",
-    stage="lowres|superres",
-    method=r"(?!(?:real|real_lr|ours_lr)(?:/|\.|$))[a-z0-9][a-z0-9_-]*",
+    variant=L.NAMES["variant"],
+    stage=L.NAMES["stage"],
+    method=f"(?!(?:real|real_lr|ours_lr)(?:/|\\.|$)){L.NAMES['method']}",
 
 
 
@@ -374,6 +377,16 @@ def phase_train_baselines_output():
 def phase_evaluate_output():
     out = [r for ds in MANIFESTS for r in real_records(ds) + lr_stage_records(ds)] + [sanity(ds) for ds in MANIFESTS]
     return out + [r for ds in MANIFESTS for m in table1_methods(ds) for r in records(ds, m)]
+
+
+def stage_outputs_before_render():
+    """What every DVC stage before render builds (dvc.yaml): Table 1 waits for all of it, so that after the
+    default target each stage is complete and `dvc repro` has nothing left to do (lvg/dvc_record.py)."""
+    phases = [phase_acquire_output, phase_scenes_output, phase_clips_output, phase_preprocess_output,
+              phase_train_world_output, phase_train_lowres_output, phase_train_superres_output,
+              phase_train_baselines_output, phase_import_released_output, phase_generate_output,
+              phase_evaluate_output]
+    return sorted({f for phase in phases for f in phase()})
 
 
 def table_outputs(name):
