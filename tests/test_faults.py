@@ -51,6 +51,12 @@ def _env() -> dict[str, str]:
     )
 
 
+def start_lvg(args: list[str], cwd: Path | None = None) -> subprocess.Popen:
+    """An ``lvg`` command in the background (output kept for kill_when's message), to be killed mid-run."""
+    return subprocess.Popen([LVG, *args], cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+
 def kill_when(proc: subprocess.Popen, ready: Callable[[], bool], timeout: float = 120) -> None:
     """SIGKILL ``proc`` as soon as ``ready()`` holds (polled every 2 ms); fail if it ends first."""
     deadline = time.monotonic() + timeout
@@ -89,14 +95,8 @@ def test_killed_preprocess_is_cleaned_by_the_rerun_and_never_blocks_the_audit(pr
     res = processed / "0016x0016"
     before = tree_hashes(res)
     shutil.rmtree(res)
-    proc = subprocess.Popen(
-        [LVG, "preprocess", "--configfile", "params.yaml", "--dataset", "tiny", "--resolution", "16x16"],
-        cwd=project,
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = start_lvg(["preprocess", "--configfile", "params.yaml", "--dataset", "tiny", "--resolution", "16x16"],
+                     project)
     kill_when(
         proc,
         lambda: any(p.name.endswith(".tmp") for s in processed.glob(".0016x0016.tmp-*") for p in s.iterdir()),
@@ -137,9 +137,7 @@ def test_killed_generate_leaves_no_tmp_after_the_rerun(lowres_model: Path, tmp_p
     same mp4 bytes as an uninterrupted run."""
     out, ref = tmp_path / "out", tmp_path / "ref"
     args = ["generate", "--lres", str(lowres_model), "--seed", "3", "--len", "400", "--outdir"]
-    proc = subprocess.Popen(
-        [LVG, *args, str(out)], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    proc = start_lvg([*args, str(out)])
     kill_when(proc, lambda: out.is_dir() and any(p.suffix == ".tmp" for p in out.iterdir()))
     assert [p.name for p in out.iterdir() if not p.name.startswith(".")] == []  # nothing final, partial
     assert len(hidden(out)) == 1
@@ -435,14 +433,7 @@ def test_killed_sample_set_resumes_to_the_uninterrupted_bytes(project: Path, tmp
         "tiny",
         "--out",
     ]
-    proc = subprocess.Popen(
-        [LVG, *args, str(out)],
-        cwd=project,
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = start_lvg([*args, str(out)], project)
     kill_when(
         proc,
         lambda: (
