@@ -378,3 +378,81 @@ def test_superres_from_real(tmp_path, S) -> None:
         expected = S(reader.read_window(1, v["start"] - 4, 28)[None], gen.superres_latent(v["seed"], 32))[0]
         hr = _decode(tmp_path / "sr" / v["file"]).astype(int)
         assert np.abs(hr - vid.to_uint8(expected).astype(int)).max() <= 3
+
+
+# ------------------------------------------------------------------------------------------ fast mode, bf16, memory
+def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).abs().max() / b.abs().max())
+
+
+def test_exact_margin_is_the_smallest_clean_one(G, long_lr) -> None:
+    """5 samples of margin per level give the exact frames up to rounding; 4 let the zero padding in."""
+    import dataclasses
+
+    fast = gen.exact_margin_generator(G)
+    assert fast.cfg.temporal_padding == gen.EXACT_MARGIN and fast.const is G.const  # shares the parameters
+    ref = long_lr[:, 70:70 + 64]
+    assert _rel(fast([SEED], t0=0, num_frames=64)[0], ref) < 1e-5
+    four = dataclasses.replace(G.cfg, temporal_padding=4)
+    leaky = VideoGenerator(four).eval().requires_grad_(False)
+    leaky.load_state_dict(G.state_dict())
+    assert _rel(leaky([SEED], t0=0, num_frames=64)[0], ref) > 1e-4
+
+
+@pytest.mark.parametrize("segment", [32, 96, 256])
+def test_fast_mode_equals_exact_within_1e5(G, long_lr, segment) -> None:
+    """A long sequential run in the fast mode, at several segment sizes and unaligned starts."""
+    for t0, n in ((-70, 400), (-13, 150), (5, 33)):
+        pieces = list(gen.iter_lowres(G, SEED, t0, n, 50, lr_grid=segment, mode="fast"))
+        fast = torch.cat(pieces, dim=1)
+        assert fast.shape[1] == n and all(p.shape[1] == 50 for p in pieces[:-1])
+        assert _rel(fast, long_lr[:, t0 + 70:t0 + 70 + n]) < 1e-5, (segment, t0)
+    stream = gen.sequential_lowres(G, SEED, 5, 33, segment=segment)
+    assert stream.grid == min(segment, 64) and stream.origin == 0  # a short request computes no whole chunk
+
+
+def test_fast_superres_equals_exact(G, S) -> None:
+    exact = gen.generate_superres(G, S, SEED, -20, 60, lr_grid=GRID)
+    fast = gen.generate_superres(G, S, SEED, -20, 60, lr_grid=64, mode="fast")
+    assert _rel(fast, exact) < 1e-5
+
+
+def test_bf16_is_deterministic_and_close(G, long_lr) -> None:
+    a = gen.generate_lowres(G, SEED, 0, 64, lr_grid=GRID, precision="bf16")
+    b = gen.generate_lowres(G, SEED, 0, 64, lr_grid=GRID, precision="bf16")
+    assert a.dtype == torch.float32 and torch.equal(a, b)
+    dev = _rel(a, long_lr[:, 70:134])
+    assert 0 < dev < 0.1  # bf16 has an 8-bit mantissa: ~1e-2 relative, not bit-identical to fp32
+    with pytest.raises(LvgError, match="precision"):
+        gen.generate_lowres(G, SEED, 0, 8, precision="fp16")
+
+
+def test_memory_budget_picks_chunks_or_refuses(tmp_path, G, S, capsys) -> None:
+    from lvg import memory
+
+    assert memory.parse_memory("1.5G") == int(1.5 * 2**30) and memory.parse_memory("512MiB") == 512 * 2**20
+    with pytest.raises(LvgError, match="cannot read"):
+        memory.parse_memory("lots")
+    assert memory.plan_chunks(G, S, lr_grid=256, sr_grid=16, max_memory="64G") == (256, 16)
+    fixed_lr = memory.RUNTIME_BYTES + sum(t.numel() * 4 for t in [*G.parameters(), *G.buffers()])
+    fixed = fixed_lr + sum(t.numel() * 4 for t in [*S.parameters(), *S.buffers()])
+    small = fixed_lr + memory.lowres_peak_bytes(G, 64) + 1  # LR only: 64-frame chunks fit, 128 do not
+    assert memory.plan_chunks(G, None, lr_grid=256, sr_grid=16, max_memory=small) == (64, 16)
+    small = fixed + memory.superres_peak_bytes(S, 2) + 1  # with SR, whose 16-frame chunks dominate here
+    lg, sg = memory.plan_chunks(G, S, lr_grid=256, sr_grid=16, max_memory=small)
+    assert sg == 2 and memory.lowres_peak_bytes(G, lg) < small - fixed
+    with pytest.raises(LvgError, match="too small"):
+        memory.plan_chunks(G, S, lr_grid=256, sr_grid=16, max_memory=fixed // 2)
+    # the estimate grows with the chunk, so a bigger budget never picks smaller chunks
+    assert memory.lowres_peak_bytes(G, 512) > memory.lowres_peak_bytes(G, 128)
+    lr_dir = _save(G, tmp_path / "lr", "G_ema.json", {"generator": G.cfg.to_dict()})
+    assert gen.main(["--lres", str(lr_dir), "--seed", "1", "--len", "4", "--outdir", str(tmp_path / "o"),
+                     "--max-memory", "1M"]) == 2
+    assert "max-memory 1 MiB is too small" in capsys.readouterr().out
+
+
+def test_generate_records_mode_and_precision(tmp_path, G) -> None:
+    paths = gen.generate(G, None, SEED, 3, 20, tmp_path, lr_grid=GRID, mode="fast", precision="bf16")
+    info = json.loads(paths["info"].read_text())
+    assert (info["mode"], info["precision"], info["lr_grid"]) == ("fast", "bf16", GRID)
+    assert len(list(vid.iter_frames(paths["lowres"]))) == 20

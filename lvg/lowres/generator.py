@@ -45,6 +45,11 @@ from lvg.nn.layers import SQRT_HALF, STYLE_NORMS, FullyConnected
 from lvg.nn.resample import kaiser_lowpass_taps
 
 SeedLike = int | Sequence[int] | Tensor
+#: Frames per pass through the spatial-only blocks. They have no temporal kernel, so frames are independent
+#: there; slicing bounds the largest activations (full resolution, every frame) to this many frames whatever
+#: the window, and keeps them small enough to be reused by the allocator instead of page-faulted in fresh.
+#: A fixed constant, so a window of a given length is always computed the same way (bit-identical frames).
+SPATIAL_SLICE = 16
 FrameIndex = int | Sequence[int] | Tensor
 
 
@@ -356,11 +361,19 @@ class VideoGenerator(nn.Module):
         x = (self.const[None, :, None] + temporal_input[..., None, None]) * SQRT_HALF
         for block, w_i, out_len in zip(self.temporal_blocks, ws.temporal, lengths.block_out_lengths, strict=True):
             x = block(x, w_i, out_frames=out_len, update_ema=update_ema)
-        for block in self.spatial_blocks:
-            x = block(x, ws.spatial, update_ema=update_ema)
-        video = self.to_rgb(x, ws.spatial, update_ema=update_ema) * cfg.output_scale
+        if update_ema:  # the magnitude EMAs need the statistics of the whole batch
+            video = self._spatial(x, ws.spatial, update_ema=True)
+        else:
+            video = torch.cat([self._spatial(x[:, :, t:t + SPATIAL_SLICE], ws.spatial[:, :, t:t + SPATIAL_SLICE])
+                               for t in range(0, num_frames, SPATIAL_SLICE)], dim=2)
         assert video.shape[2:] == (num_frames, cfg.height, cfg.width), tuple(video.shape)
         return video
+
+    def _spatial(self, x: Tensor, w: Tensor, *, update_ema: bool = False) -> Tensor:
+        """The spatial-only blocks and ToRGB on frames ``[N, C, T, h, w]`` with their styles ``[N, w_dim, T]``."""
+        for block in self.spatial_blocks:
+            x = block(x, w, update_ema=update_ema)
+        return self.to_rgb(x, w, update_ema=update_ema) * self.cfg.output_scale
 
 
 def count_parameters(module: nn.Module) -> int:

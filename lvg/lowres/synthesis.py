@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lvg.nn.layers import SQRT_HALF, MagnitudeEMA, ModulatedConv3d, bias_act
+from lvg.nn.layers import SQRT_HALF, MagnitudeEMA, ModulatedConv3d, bias_act, can_overwrite
 from lvg.nn.resample import (
     center_crop,
     center_crop_space,
@@ -64,10 +64,10 @@ class SynthesisBlock(nn.Module):
         """``x [N, C_in, T, H, W]``, ``w [N, w_dim, T]`` -> ``[N, C_out, T', H', W']``."""
         assert x.ndim == 5 and x.shape[1] == self.in_channels, (tuple(x.shape), self.in_channels)
         x = self.gain0(x, update_ema)
-        h = bias_act(self.conv0(x, w), self.bias0, act="lrelu", clamp=self.clamp)
+        h = bias_act(self.conv0(x, w), self.bias0, act="lrelu", clamp=self.clamp, inplace=True)
         h = self.conv1(self.gain1(h, update_ema), w)
         skip = F.conv3d(x, (self.skip_weight / math.sqrt(self.in_channels)).to(x.dtype))
-        y = (h + skip) * SQRT_HALF
+        y = h.add_(skip).mul_(SQRT_HALF) if can_overwrite(h) else (h + skip) * SQRT_HALF
         if self.temporal_up:
             y = upsample2x_time(y)
         if out_frames is not None:
@@ -76,7 +76,8 @@ class SynthesisBlock(nn.Module):
             y = upsample2x_space(y)
         if self.out_size is not None:
             y = center_crop_space(y, *self.out_size)
-        return bias_act(y, self.bias1, act="lrelu", clamp=self.clamp)
+        # a cropped view is copied out contiguous (the next conv wants that); otherwise overwrite our own y
+        return bias_act(y, self.bias1, act="lrelu", clamp=self.clamp, inplace=y.is_contiguous())
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels} -> {self.out_channels}, temporal_up={self.temporal_up}, "
@@ -94,7 +95,7 @@ class ToRGB(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
     def forward(self, x: Tensor, w: Tensor, *, update_ema: bool = False) -> Tensor:
-        return bias_act(self.conv(self.gain(x, update_ema), w), self.bias, clamp=self.clamp)
+        return bias_act(self.conv(self.gain(x, update_ema), w), self.bias, clamp=self.clamp, inplace=True)
 
 
 @dataclass(frozen=True)

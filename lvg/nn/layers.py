@@ -23,24 +23,49 @@ SQRT2 = math.sqrt(2.0)
 SQRT_HALF = math.sqrt(0.5)
 
 
-def lrelu(x: Tensor, *, slope: float = 0.2, gain: float = SQRT2, clamp: float | None = None) -> Tensor:
-    """Leaky ReLU times ``gain``, then clamped to ``[-clamp, clamp]`` (the clamp guards fp16/bf16 range)."""
+def can_overwrite(x: Tensor) -> bool:
+    """True when ``x`` may be modified in place: autograd is not recording it.
+
+    Inference overwrites its own temporaries instead of allocating new ones: a fresh large tensor costs page
+    faults on every call (on the 2-core CI machine an out-of-place multiply of a 268 MB tensor takes 0.14 s,
+    the same multiply in place 0.011 s). The in-place ops are the same ops in the same order, so results are
+    bit-identical to the out-of-place path.
+    """
+    return not (torch.is_grad_enabled() and x.requires_grad)
+
+
+def lrelu(x: Tensor, *, slope: float = 0.2, gain: float = SQRT2, clamp: float | None = None,
+          inplace: bool = False) -> Tensor:
+    """Leaky ReLU times ``gain``, then clamped to ``[-clamp, clamp]`` (the clamp guards fp16/bf16 range).
+
+    ``inplace=True`` lets the function overwrite ``x`` (a caller's own temporary) when autograd allows it.
+    """
+    if inplace and can_overwrite(x):
+        x = F.leaky_relu_(x, slope).mul_(gain)
+        return x.clamp_(-clamp, clamp) if clamp is not None else x
     x = F.leaky_relu(x, slope) * gain
     return x.clamp(-clamp, clamp) if clamp is not None else x
 
 
 def bias_act(x: Tensor, bias: Tensor | None, *, act: str = "linear", clamp: float | None = None,
-             dim: int = 1) -> Tensor:
-    """Add ``bias`` along ``dim``, apply ``act`` ('linear' or 'lrelu'), then clamp (SG3's bias_act order)."""
+             dim: int = 1, inplace: bool = False) -> Tensor:
+    """Add ``bias`` along ``dim``, apply ``act`` ('linear' or 'lrelu'), then clamp (SG3's bias_act order).
+
+    ``inplace=True``: ``x`` is the caller's temporary and may be overwritten (see :func:`can_overwrite`).
+    """
+    inplace = inplace and can_overwrite(x)
     if bias is not None:
         shape = [1] * x.ndim
         shape[dim] = -1
-        x = x + bias.to(x.dtype).reshape(shape)
+        b = bias.to(x.dtype).reshape(shape)
+        x = x.add_(b) if inplace else x + b
     if act == "lrelu":
-        return lrelu(x, clamp=clamp)
+        return lrelu(x, clamp=clamp, inplace=inplace)
     if act != "linear":
         raise ValueError(f"unknown activation {act!r}")
-    return x.clamp(-clamp, clamp) if clamp is not None else x
+    if clamp is None:
+        return x
+    return x.clamp_(-clamp, clamp) if inplace else x.clamp(-clamp, clamp)
 
 
 class FullyConnected(nn.Module):
@@ -161,7 +186,8 @@ def modulated_conv3d(x: Tensor, weight: Tensor, styles: Tensor, *, demodulate: b
     y = F.conv3d(x * s[..., None, None].to(x.dtype), w.to(x.dtype), padding=(kt // 2, kh // 2, kw // 2))
     if demodulate:
         d = torch.einsum("oi,nit->not", w.square().sum(dim=(2, 3, 4)), s.square()).add(eps).rsqrt()
-        y = y * d[..., None, None].to(y.dtype)
+        d = d[..., None, None].to(y.dtype)
+        y = y.mul_(d) if can_overwrite(y) else y * d  # y is this function's own temporary
     return y
 
 
