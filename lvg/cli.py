@@ -203,7 +203,7 @@ def cmd_samples(args: argparse.Namespace) -> int:
         G_lr = load_generator(_model_dir("lowres", ds), "lowres")
         G_sr = load_generator(_model_dir("superres", ds), "superres") if s["resolution"] == "hr" else None
         index = generate_sample_set(G_lr, G_sr, s["num_videos"], s["num_frames"], s["seed"], out,
-                                    resolution=s["resolution"])
+                                    resolution=s["resolution"], max_memory=s.get("max_memory"))
     elif method == "ours_untrained":
         index = untrained_sample_set(cfg["train_lowres"], cfg["train_superres"], s, out)
     elif method == "released":
@@ -213,7 +213,7 @@ def cmd_samples(args: argparse.Namespace) -> int:
         models = {st: load_generator(L.path(L.MODEL_RELEASED, dataset=ds, stage=st), st)
                   for st in (("lowres", "superres") if res == "hr" else ("lowres",))}
         index = generate_sample_set(models["lowres"], models.get("superres"), s["num_videos"], s["num_frames"],
-                                    s["seed"], out, resolution=res)
+                                    s["seed"], out, resolution=res, max_memory=s.get("max_memory"))
     elif cfg["baselines"].get(method, {}).get("samples_from"):
         index = import_sample_set(cfg["baselines"][method]["samples_from"], out,
                                   field=f"baselines.{method}.samples_from")

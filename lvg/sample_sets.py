@@ -47,6 +47,7 @@ from lvg.generate import (
     superres_latent,
 )
 from lvg.io import read_json, write_json
+from lvg.memory import plan_chunks
 from lvg.models import model_id
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ def generate_sample_set(G_lr: nn.Module, G_sr: nn.Module | None, num_videos: int
                         seeds: int | Sequence[int], out_dir: str | Path, resolution: str = "lr", *,
                         t0: int | Sequence[int] | str = "phase", fps: float = 30, encoding: dict | None = None,
                         lr_grid: int = DEFAULT_LR_GRID, sr_grid: int = DEFAULT_SR_GRID,
-                        model_ids: dict[str, str] | None = None) -> Path:
+                        model_ids: dict[str, str] | None = None, max_memory: int | str | None = None) -> Path:
     """``num_videos`` generated videos of ``num_frames`` frames as mp4 files plus ``out_dir/index.json``.
 
     Args:
@@ -123,6 +124,8 @@ def generate_sample_set(G_lr: nn.Module, G_sr: nn.Module | None, num_videos: int
         encoding: :class:`VideoWriter` options; default lossless H.264 yuv444p at native size, so metrics see
             the generator's frames rather than codec artefacts (:data:`SAMPLE_ENCODING`).
         model_ids: recorded in the index (default :func:`model_id` of each module).
+        max_memory: memory budget (:func:`lvg.memory.plan_chunks`): the grids shrink to fit it; the index
+            records the grids used.
 
     Files are ``seed=S_t0=T_len=L_{lres,sres}.mp4``, each written atomically. ``index.json`` (written last,
     so its presence means the set is complete) lists seeds, t0s, lengths, files, sizes, model ids, grids and
@@ -133,6 +136,8 @@ def generate_sample_set(G_lr: nn.Module, G_sr: nn.Module | None, num_videos: int
     if resolution == "hr" and G_sr is None:
         raise LvgError("a super-resolution model is needed for resolution='hr'")
     seeds = seed_list(seeds, num_videos)
+    lr_grid, sr_grid = plan_chunks(G_lr, G_sr if resolution == "hr" else None, lr_grid=lr_grid, sr_grid=sr_grid,
+                                   max_memory=max_memory, device=device_of(G_lr))
     if t0 == "phase":
         t0s = [phase_t0(s, G_lr.temporal_scale) for s in seeds]
     elif isinstance(t0, int):
@@ -309,7 +314,7 @@ def untrained_sample_set(lowres: dict[str, Any], superres: dict[str, Any], sampl
     G_lr, G_sr = untrained_models(lowres, superres)
     s = samples
     return generate_sample_set(G_lr, G_sr if s["resolution"] == "hr" else None, s["num_videos"], s["num_frames"],
-                               s["seed"], out_dir, resolution=s["resolution"])
+                               s["seed"], out_dir, resolution=s["resolution"], max_memory=s.get("max_memory"))
 
 
 # ============================================================================================ reading

@@ -438,6 +438,8 @@ def test_memory_budget_picks_chunks_or_refuses(tmp_path, G, S, capsys) -> None:
     fixed = fixed_lr + sum(t.numel() * 4 for t in [*S.parameters(), *S.buffers()])
     small = fixed_lr + memory.lowres_peak_bytes(G, 64) + 1  # LR only: 64-frame chunks fit, 128 do not
     assert memory.plan_chunks(G, None, lr_grid=256, sr_grid=16, max_memory=small) == (64, 16)
+    index = ss.generate_sample_set(G, None, 1, 20, 0, tmp_path / "set", lr_grid=256, max_memory=small)
+    assert json.loads(index.read_text())["lr_grid"] == 64  # the sample-set rules use the same budget
     small = fixed + memory.superres_peak_bytes(S, 2) + 1  # with SR, whose 16-frame chunks dominate here
     lg, sg = memory.plan_chunks(G, S, lr_grid=256, sr_grid=16, max_memory=small)
     assert sg == 2 and memory.lowres_peak_bytes(G, lg) < small - fixed

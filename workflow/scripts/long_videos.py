@@ -16,6 +16,7 @@ if method == "ours":
     hr = smk.params.samples["resolution"] == "hr"
     generate_sample_set(load_generator(smk.input.lowres, "lowres"),
                         load_generator(smk.input.superres, "superres") if hr else None,
-                        len(seeds), n, seeds, out_dir, resolution="hr" if hr else "lr", t0=0)
+                        len(seeds), n, seeds, out_dir, resolution="hr" if hr else "lr", t0=0,
+                        max_memory=smk.params.samples.get("max_memory"))
 else:
     baseline_sample_set(load_generator(smk.input.model, "baseline"), method, len(seeds), n, seeds, out_dir, t0=0)

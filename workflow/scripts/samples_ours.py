@@ -14,4 +14,4 @@ torch.set_num_threads(smk.threads)
 s = smk.params.samples
 G_sr = load_generator(smk.input.superres, "superres") if s["resolution"] == "hr" else None
 generate_sample_set(load_generator(smk.input.lowres, "lowres"), G_sr, s["num_videos"], s["num_frames"], s["seed"],
-                    Path(smk.params.out_dir), resolution=s["resolution"])
+                    Path(smk.params.out_dir), resolution=s["resolution"], max_memory=s.get("max_memory"))
