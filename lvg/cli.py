@@ -129,7 +129,7 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
         h, w = parse_resolution(res)
         out = L.path(L.PROCESSED_RES, dataset=args.dataset, res=resolution_dir(h, w))
         preprocess_dataset(L.path(L.CLIPS, dataset=args.dataset), L.path(L.RAW_DIR, dataset=args.dataset), out,
-                           h, w, pre["partitions"], pre["jpeg_quality"], progress=True)
+                           h, w, pre["partitions"], pre["jpeg_quality"], progress=True, resize=pre["resize"])
         print(f"wrote {out}")
     return 0
 

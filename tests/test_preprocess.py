@@ -10,14 +10,15 @@ import zipfile
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, JpegImagePlugin
 
-from lvg.data.preprocess import crop_box, crop_resize, preprocess_dataset
+from lvg.data.preprocess import crop_box, crop_resize, jpeg_bytes, preprocess_dataset, resize_frame
 from lvg.data.reader import PairedVideoDataset
-from lvg.data.shards import ShardReader, ShardWriter, assign_partitions
-from lvg.data.video import iter_frames
+from lvg.data.shards import ShardReader, ShardWriter, assign_partitions, encode_jpeg
+from lvg.data.video import iter_frames, iter_video_frames, to_rgb
 from lvg.errors import InputError
 
 SRC_H, SRC_W = 120, 200  # wider than 16:9 -> square and 9:16 targets both crop
@@ -137,13 +138,14 @@ def test_layout_shapes_and_counts(data, res) -> None:
 
 @pytest.mark.parametrize("res", RESOLUTIONS)
 def test_frames_are_the_right_source_frames(data, res) -> None:
-    """Frame k of a clip = crop+resize of source frame start+k, up to JPEG q100 error, and no other frame."""
+    """Frame k of a clip = crop+resize (default filter) of source frame start+k, up to JPEG q100 error, and
+    no other frame."""
     d, _ = data["out"][res]
     reader = ShardReader(d)
     for src, frames in data["decoded"].items():
         assert frames.shape == (SOURCES[src], SRC_H, SRC_W, 3)
         box = crop_box(SRC_H, SRC_W, *res)
-        expected = np.stack([np.asarray(crop_resize(f, box, *res)) for f in frames]).astype(np.int16)
+        expected = np.stack([np.asarray(resize_frame(f, box, *res)) for f in frames]).astype(np.int16)
         for cid, s, a, b in CLIPS:
             if s != src:
                 continue
@@ -305,3 +307,83 @@ def test_shard_writer_aborts_cleanly_and_writes_empty_partitions(tmp_path) -> No
         assert zf.read("frame_paths.json") == b"{}"
     r = ShardReader(d)
     assert r.clip_ids == ["a", "b"] and r.num_frames("a") == 2
+
+
+@pytest.mark.parametrize("threads", [0, 1, 3])
+def test_thread_count_does_not_change_bytes(data, tmp_path, threads) -> None:
+    """Serial (0) and threaded encoding write the same partitions as the default run, byte for byte."""
+    d = tmp_path / "0032x0032"
+    index = preprocess_dataset(data["csv"], data["raw"], d, 32, 32, PARTITIONS, threads=threads)
+    assert index["partitions"] == data["out"][(32, 32)][1]["partitions"]
+
+
+def test_lanczos_option_writes_the_pil_encoder_bytes_of_the_reference_pixels(data, tmp_path) -> None:
+    """resize="lanczos": every stored JPEG is PIL's encoding of the reference crop + Lanczos resize."""
+    d = tmp_path / "0009x0016"
+    preprocess_dataset(data["csv"], data["raw"], d, 9, 16, PARTITIONS, resize="lanczos")
+    reader, box = ShardReader(d), crop_box(SRC_H, SRC_W, 9, 16)
+    for cid, src, a, b in CLIPS:
+        for k in (0, b - a - 1):
+            ref = reference_crop_resize(Image.fromarray(data["decoded"][src][a + k]), 9, 16)
+            assert reader.read_jpeg(cid, k) == encode_jpeg(ref)
+            np.testing.assert_array_equal(np.asarray(crop_resize(data["decoded"][src][a + k], box, 9, 16)),
+                                          np.asarray(ref))
+
+
+@pytest.mark.parametrize("quality,subsampling", [(100, 0), (95, 0), (100, 1), (95, 2)])
+def test_cv2_jpeg_bytes_equal_pil(quality, subsampling) -> None:
+    """The GIL-free encoder writes PIL's bytes (both are libjpeg-turbo baseline JFIF with the same tables)."""
+    rng = np.random.default_rng(1)
+    for img in (rng.integers(0, 256, (37, 61, 3), dtype=np.uint8), synth_frame(3)):
+        assert jpeg_bytes(img, quality, subsampling) == encode_jpeg(img, quality, subsampling)
+
+
+def test_to_rgb_equals_iter_frames(data) -> None:
+    """The reused-reformatter conversion gives iter_frames' pixels, and arrays stay valid once kept."""
+    frames = [to_rgb(f) for _, f in iter_video_frames(data["raw"] / "src_a.mp4")]
+    np.testing.assert_array_equal(np.stack(frames), data["decoded"]["src_a"])
+
+
+@pytest.mark.parametrize("src,dst", [((120, 200), (16, 16)), ((120, 200), (32, 32)), ((288, 512), (256, 256)),
+                                     ((288, 512), (64, 64)), ((120, 200), (9, 16))])
+def test_area_filter_is_an_antialiased_downscale_close_to_lanczos(src, dst) -> None:
+    """Area filter = OpenCV INTER_AREA of the reference crop; on smooth content within a few levels of
+    Lanczos (on noise it differs more: the two filters are not the same)."""
+    frame = np.asarray(Image.fromarray(synth_frame(5)).resize((src[1], src[0]), Image.BILINEAR))
+    box = crop_box(*src, *dst)
+    area = resize_frame(frame, box, *dst, "area")
+    x0, y0, x1, y1 = box
+    np.testing.assert_array_equal(area, cv2.resize(frame[y0:y1, x0:x1], dst[::-1], interpolation=cv2.INTER_AREA))
+    diff = np.abs(area.astype(int) - np.asarray(crop_resize(frame, box, *dst)).astype(int))
+    assert diff.max() <= 16 and diff.mean() < 3.5 and area.shape == (*dst, 3)
+    # flat regions are kept exactly (weights sum to one): no ringing, no bias
+    flat = np.full((*src, 3), 77, np.uint8)
+    assert (np.asarray(resize_frame(flat, box, *dst, "area")) == 77).all()
+
+
+def test_area_filter_falls_back_to_lanczos_when_upscaling() -> None:
+    frame = synth_frame(2, 12, 20)
+    box = crop_box(12, 20, 24, 24)
+    np.testing.assert_array_equal(np.asarray(resize_frame(frame, box, 24, 24, "area")),
+                                  np.asarray(crop_resize(frame, box, 24, 24)))
+    with pytest.raises(ValueError, match="resize must be one of"):
+        resize_frame(frame, box, 8, 8, "bicubic")
+
+
+def test_worker_error_propagates_and_leaves_nothing(data, tmp_path, monkeypatch) -> None:
+    import lvg.data.preprocess as pre
+
+    real, calls = pre.encode_frame, []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 20:
+            raise RuntimeError("worker boom")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pre, "encode_frame", flaky)
+    out = tmp_path / "proc" / "0016x0016"
+    with pytest.raises(RuntimeError, match="worker boom"):
+        preprocess_dataset(data["csv"], data["raw"], out, 16, 16, 2, threads=2)
+    assert not out.exists()
+    _no_leftovers(out.parent)

@@ -14,6 +14,7 @@ factor that makes both sides multiples of 16 (36x64 -> 144x256, 32x32 stays, 8x8
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -23,6 +24,7 @@ from typing import Any
 import av
 import numpy as np
 import torch
+from av.video.reformatter import VideoReformatter
 from torch import Tensor
 
 from lvg.errors import InputError, LvgError
@@ -104,12 +106,35 @@ def iter_frames(path: str | Path, start: int = 0, stop: int | None = None) -> It
     frame-based clip table refers to. Decoding is sequential; callers process all clips of a source in one
     pass rather than seeking per clip.
     """
+    for i, frame in iter_video_frames(path, start, stop):
+        yield i, frame.to_ndarray(format="rgb24")
+
+
+def iter_video_frames(path: str | Path, start: int = 0, stop: int | None = None
+                      ) -> Iterator[tuple[int, av.VideoFrame]]:
+    """:func:`iter_frames` before the RGB conversion: the decoder's frames, so that a caller can convert them
+    (:func:`to_rgb`, which releases the GIL) on worker threads while decoding continues."""
     with _open(path) as container:
         for i, frame in enumerate(_decode(container, path)):
             if stop is not None and i >= stop:
                 break
             if i >= start:
-                yield i, frame.to_ndarray(format="rgb24")
+                yield i, frame
+
+
+_reformatters = threading.local()
+
+
+def to_rgb(frame: av.VideoFrame) -> np.ndarray:
+    """uint8 RGB [H, W, 3] of a decoded frame: the pixels of :func:`iter_frames`.
+
+    Same as its ``frame.to_ndarray(format="rgb24")``, but through one reformatter per thread: PyAV gives every
+    frame a new one, and setting up its libswscale context costs more than the conversion itself.
+    """
+    reformatter = getattr(_reformatters, "rgb", None)
+    if reformatter is None:
+        reformatter = _reformatters.rgb = VideoReformatter()
+    return reformatter.reformat(frame, format="rgb24").to_ndarray()
 
 
 def remux_to_mp4(src: str | Path, dst: str | Path) -> None:

@@ -13,6 +13,7 @@ rule preprocess_frames:
         # only what changes this resolution's bytes (adding a resolution must not redo the others)
         partitions=config["preprocess"]["partitions"],
         jpeg_quality=config["preprocess"]["jpeg_quality"],
+        resize=config["preprocess"]["resize"],
         raw_dir=lambda wc: L.RAW_DIR.format(dataset=wc.dataset),
         out_dir=lambda wc: L.PROCESSED_RES.format(dataset=wc.dataset, res=wc.res),
     log:
