@@ -89,10 +89,10 @@ def superres_peak_bytes(G_sr: nn.Module, frames: int, precision: str = "fp32") -
     """Estimated peak activation bytes of one SR call on ``frames`` HR frames (weights not included).
 
     The largest activation is a layer's upsampled grid inside the filtered leaky ReLU, per frame
-    ``channels x (up * in_h) x (up * in_w)``; frames are synthesised ``frames_per_pass`` at a time when the
-    generator defines it.
+    ``channels x (up * in_h) x (up * in_w)``; inference synthesises ``SYNTH_FRAMES`` frames at a time
+    (:class:`lvg.superres.generator.SRGenerator`), so the need does not grow with ``frames``.
     """
-    per_pass = min(frames, getattr(G_sr, "frames_per_pass", frames) or frames)
+    per_pass = min(frames, getattr(G_sr, "SYNTH_FRAMES", frames))
     largest = max(s.out_channels * s.in_size[0] * s.in_size[1] * max(s.up, 1) ** 2 for s in G_sr.specs)
     del precision
     return LIVE_COPIES * per_pass * largest * 4

@@ -267,6 +267,28 @@ def test_chunked_generation_equals_one_pass() -> None:
     assert torch.allclose(frames.reshape(1, 4, 3, 32, 32).transpose(1, 2), a, rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("n", [1, 2])
+def test_inference_pieces_compute_the_training_function(n: int) -> None:
+    """Without autograd, forward resamples the LR clip per COND_FRAMES output frames and synthesises
+    SYNTH_FRAMES at a time (one frame of one video: modulation folded into the weights); with autograd it is
+    one pass through modulated_conv2d. Same function up to rounding, whatever the piece sizes."""
+    g = _tiny_g()
+    for i, layer in enumerate(g.layers):  # a non-trivial input gain, which the folded weights must carry
+        layer.magnitude.magnitude_ema.fill_(0.5 + 0.1 * i)
+    lr, z = _lr(g.cfg, n, 7, 8), torch.randn(n, g.cfg.z_dim, generator=torch.Generator().manual_seed(9))
+    ref = g(lr, z).detach()  # autograd on: the training path
+    for cond_frames, synth_frames in ((32, 1), (3, 2), (1, 1)):
+        g.COND_FRAMES, g.SYNTH_FRAMES = cond_frames, synth_frames
+        with torch.no_grad():
+            out = g(lr, z)
+        assert out.shape == ref.shape and (out - ref).abs().max() < 1e-5 * ref.abs().max(), (cond_frames, synth_frames)
+    assert g.layers[1]._weight_cache is not None  # the weight normalisation is computed once and reused
+    x = torch.randn(2, 5, 15, 17, dtype=torch.float64)
+    f = torch.rand(12, dtype=torch.float64)
+    cl = x.contiguous(memory_format=torch.channels_last)
+    assert torch.equal(upfirdn2d(x, f, up=2, padding=3, gain=4), upfirdn2d(cl, f, up=2, padding=3, gain=4))
+
+
 @pytest.mark.parametrize("square", [True, False])
 def test_tiny_generator_forward_backward_autocast(square: bool) -> None:
     torch.manual_seed(5)

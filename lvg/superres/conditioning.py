@@ -14,7 +14,8 @@ synthesis layer (ToRGB included) the window is brought to that layer's input gri
    after) to the layer's input size, after which the generator concatenates it after the layer's features.
 
 All of this is per channel and per frame (spatial only), so :meth:`SRConditioning.forward_video` resamples
-each LR frame once and only then unfolds the 9-frame windows; :meth:`SRConditioning.forward` takes
+each LR frame once (:meth:`~SRConditioning.resample_video`) and only then unfolds the 9-frame windows
+(:meth:`~SRConditioning.windows`, also for just a few output frames at a time); :meth:`SRConditioning.forward` takes
 already-stacked windows. Both compute the same function. Layers that share a scale and an input size get
 the same tensor object.
 """
@@ -220,17 +221,23 @@ class SRConditioning(nn.Module):
         Resamples every frame once, then unfolds the windows: the same function as
         ``forward(stack_windows(lr_video))`` at a ninth of the filtering cost.
         """
+        return self.windows(self.resample_video(lr_video), 0, lr_video.shape[2] - 2 * self.temporal_context)
+
+    def resample_video(self, lr_video: Tensor) -> list[Tensor]:
+        """LR clip ``[N, C, T_in, h, w]`` -> per-layer resampled clips ``[N, C, T_in, H_i, W_i]``, not yet
+        stacked into windows (so 9x smaller than the conditioning); layers may share one object."""
         assert lr_video.ndim == 5 and tuple(lr_video.shape[-2:]) == self.lr_size, tuple(lr_video.shape)
         n, c, t_in, h, w = lr_video.shape
-        frames = lr_video.transpose(1, 2).reshape(n * t_in, c, h, w)
-        cache: dict[int, Tensor] = {}
-        result = []
-        for cond in self._per_layer(frames):
-            if id(cond) not in cache:
-                video = cond.reshape(n, t_in, c, *cond.shape[-2:]).transpose(1, 2)
-                cache[id(cond)] = stack_windows(video, self.temporal_context)
-            result.append(cache[id(cond)])
-        return result
+        per_layer = self._per_layer(lr_video.transpose(1, 2).reshape(n * t_in, c, h, w))
+        clips = {id(x): x.reshape(n, t_in, c, *x.shape[-2:]).transpose(1, 2) for x in per_layer}
+        return [clips[id(x)] for x in per_layer]
+
+    def windows(self, clips: list[Tensor], t0: int, t1: int) -> list[Tensor]:
+        """Per-layer windows of output frames ``t0 .. t1 - 1`` from :meth:`resample_video`'s clips:
+        ``[N * (t1 - t0), C * (2k + 1), H_i, W_i]`` (row ``n * (t1 - t0) + t - t0``)."""
+        span = 2 * self.temporal_context
+        stacked = {id(v): stack_windows(v[:, :, t0:t1 + span], self.temporal_context) for v in clips}
+        return [stacked[id(v)] for v in clips]
 
     def extra_repr(self) -> str:
         return f"lr_size={self.lr_size}, window={self.window}, margin={self.margin}, layers={self.layer_keys}"

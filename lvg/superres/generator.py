@@ -296,6 +296,7 @@ class SRSynthesisLayer(nn.Module):
         self.weight = nn.Parameter(torch.randn(spec.out_channels, spec.in_channels, k, k))
         self.bias = nn.Parameter(torch.zeros(spec.out_channels))
         self.magnitude = MagnitudeEMA(magnitude_ema_beta)
+        self._weight_cache: tuple[tuple, Tensor, Tensor] | None = None  # see _folded_weight
         self.register_buffer("up_filter", _lowpass(spec.up_taps, spec.in_cutoff, spec.in_half_width * 2,
                                                    spec.in_sampling_rate * spec.up), persistent=False)
         self.register_buffer("down_filter", _lowpass(spec.down_taps, spec.out_cutoff, spec.out_half_width * 2,
@@ -305,18 +306,43 @@ class SRSynthesisLayer(nn.Module):
         spec = self.spec
         x = cond if x is None else torch.cat([x, cond.to(x.dtype)], dim=1)
         assert x.shape[1:] == (spec.in_channels, *spec.in_size), (tuple(x.shape), spec.in_channels, spec.in_size)
-        x = self.magnitude(x, update=update_ema)
         styles = self.affine(w)
         if spec.is_torgb:
             styles = styles * (1 / math.sqrt(spec.in_channels * spec.conv_kernel ** 2))
-        x = modulated_conv2d(x, self.weight, styles, padding=spec.conv_kernel - 1, demodulate=not spec.is_torgb)
+        pad, demodulate, bias = spec.conv_kernel - 1, not spec.is_torgb, self.bias
+        if x.shape[0] == 1 and not (torch.is_grad_enabled() or update_ema):
+            # One frame, no autograd (inference): input gain, styles, demodulation and bias folded into the
+            # weights, so the conv reads the input as is (three activation-sized passes fewer).
+            x, bias = F.conv2d(x, self._folded_weight(styles).to(x.dtype), bias.to(x.dtype), padding=pad), None
+        else:
+            x = self.magnitude(x, update=update_ema)
+            x = modulated_conv2d(x, self.weight, styles, padding=pad, demodulate=demodulate)
         gain, slope = (1.0, 1.0) if spec.is_torgb else (math.sqrt(2.0), 0.2)
         fu = self.up_filter if self.up_filter.numel() > 1 else None
         fd = self.down_filter if self.down_filter.numel() > 1 else None
-        x = filtered_lrelu(x, fu, fd, self.bias, up=spec.up, down=spec.down, padding=spec.padding, gain=gain,
+        x = filtered_lrelu(x, fu, fd, bias, up=spec.up, down=spec.down, padding=spec.padding, gain=gain,
                            slope=slope, clamp=self.conv_clamp)
         assert x.shape[1:] == (spec.out_channels, *spec.out_size), (tuple(x.shape), spec)
         return x
+
+    def _folded_weight(self, styles: Tensor) -> Tensor:
+        """``w'`` with ``conv2d(x, w') == modulated_conv2d(magnitude(x), w, styles)`` (up to rounding) for one
+        sample: ``w' = w_n * (g s_n)[None, :] * d[:, None]``, ``g`` the input gain. ``w_n`` and its squared sums
+        depend on the weight only, so they are cached until the parameter changes (in-place updates bump its
+        version)."""
+        w, g = self.weight, self.magnitude.magnitude_ema.rsqrt()
+        if self.spec.is_torgb:
+            return w.float() * (styles[0].float() * g)[None, :, None, None]
+        key = (w.data_ptr(), w._version, w.device)
+        if self._weight_cache is None or self._weight_cache[0] != key:
+            wn = w.detach().float()
+            wn = wn * wn.square().mean(dim=(1, 2, 3), keepdim=True).rsqrt()
+            self._weight_cache = (key, wn, wn.square().sum(dim=(2, 3)))
+        _, wn, wsq = self._weight_cache
+        s = styles.float()
+        s = s * s.square().mean(dim=1, keepdim=True).rsqrt()
+        d = (s.square() @ wsq.t()).add(1e-8).rsqrt()  # [1, C_out], as in modulated_conv2d
+        return wn * (d[0, :, None] * (s[0] * g)[None, :])[:, :, None, None]
 
     def extra_repr(self) -> str:
         s = self.spec
@@ -374,6 +400,10 @@ class SRGenerator(nn.Module):
     def synthesize(self, conds: list[Tensor], w: Tensor, *, update_ema: bool = False) -> Tensor:
         """Per-layer conditioning (``[M, 27, H_i, W_i]`` each) and per-frame ``w [M, w_dim]`` -> ``[M, 3, H, W]``."""
         assert len(conds) == len(self.layers)
+        # Channels-last throughout: oneDNN's fast layout for the convolutions, and concatenating features with
+        # conditioning of a different memory format is slow.
+        cl = {id(c): c.contiguous(memory_format=torch.channels_last) for c in conds}
+        conds = [cl[id(c)] for c in conds]
         x = None
         for layer, cond in zip(self.layers, conds, strict=True):
             x = layer(x, cond, w, update_ema=update_ema)
@@ -396,9 +426,32 @@ class SRGenerator(nn.Module):
         if t < 1:
             raise ValueError(f"need at least {cfg.window} LR frames, got {lr_video.shape[2]}")
         assert z.shape == (n, cfg.z_dim), (tuple(z.shape), n, cfg.z_dim)
-        w = self.mapping(z).repeat_interleave(t, dim=0)  # one z per video, repeated for every frame
-        frames = self.synthesize(self.conditioning.forward_video(lr_video), w, update_ema=update_ema)
-        return frames.reshape(n, t, *frames.shape[1:]).transpose(1, 2)
+        if torch.is_grad_enabled() or update_ema:  # training: one pass (the EMA sees the whole batch)
+            w = self.mapping(z).repeat_interleave(t, dim=0)  # one z per video, repeated for every frame
+            frames = self.synthesize(self.conditioning.forward_video(lr_video), w, update_ema=update_ema)
+            return frames.reshape(n, t, *frames.shape[1:]).transpose(1, 2)
+        return self._forward_inference(lr_video, z)
+
+    # Inference splits a call into fixed pieces (a function of its frame count only, so streaming stays
+    # bit-exact): LR resampling per COND_FRAMES output frames, synthesis per SYNTH_FRAMES. Frames are
+    # independent, so this only bounds memory (< 1 GiB peak RSS for the paper preset at any length); one frame per
+    # synthesis pass is also the fastest on CPU (the 4x-upsampled activations stay cache- and page-friendly).
+    COND_FRAMES = 32
+    SYNTH_FRAMES = 1
+
+    def _forward_inference(self, lr_video: Tensor, z: Tensor) -> Tensor:
+        n, span = lr_video.shape[0], 2 * self.cfg.temporal_context
+        t = lr_video.shape[2] - span
+        w = self.mapping(z)
+        outs = []
+        for c0 in range(0, t, self.COND_FRAMES):
+            c1 = min(c0 + self.COND_FRAMES, t)
+            videos = self.conditioning.resample_video(lr_video[:, :, c0:c1 + span])
+            for s0 in range(0, c1 - c0, self.SYNTH_FRAMES):
+                m = min(self.SYNTH_FRAMES, c1 - c0 - s0)
+                frames = self.synthesize(self.conditioning.windows(videos, s0, s0 + m), w.repeat_interleave(m, 0))
+                outs.append(frames.reshape(n, m, *frames.shape[1:]).transpose(1, 2))
+        return torch.cat(outs, dim=2)
 
     @torch.no_grad()
     def forward_chunked(self, lr_video: Tensor, z: Tensor, frames_per_chunk: int = 16) -> Tensor:
