@@ -168,7 +168,7 @@ def _minutes(frames: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--preset", default="tiny", choices=["tiny", "paper"])
+    p.add_argument("--preset", default="tiny", choices=["tiny", "paper", "paper64"])
     p.add_argument("--device", default="cpu")
     p.add_argument("--lr-lengths", type=int, nargs="*", default=[1800, 54000], help="frames, LR only")
     p.add_argument("--sr-lengths", type=int, nargs="*", default=[1800, 9000], help="frames, LR + SR")
