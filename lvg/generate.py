@@ -115,8 +115,9 @@ def device_of(module: nn.Module) -> torch.device:
 class FrameSource:
     """Frames ``[3, T, H, W]`` of an endless video served from fixed, aligned chunks of ``grid`` frames.
 
-    ``make_chunk(k)`` must return frames ``[origin + k * grid, origin + (k + 1) * grid)``. At most ``cache_size`` chunks are
-    kept (least recently used evicted), so memory is bounded by the chunk size, not the video length.
+    ``make_chunk(k)`` must return frames ``[origin + k * grid, origin + (k + 1) * grid)``. At most
+    ``cache_size`` chunks are kept (least recently used evicted), so memory is bounded by the chunk size, not
+    the video length.
     ``chunks_computed`` and ``max_cached_bytes`` expose the streaming state for tests and benchmarks.
     """
 
@@ -416,7 +417,7 @@ def generate(lowres_ckpt: nn.Module | str | Path, superres_ckpt: nn.Module | str
     G_lr = _as_module(lowres_ckpt, "lowres", device)
     G_sr = None if superres_ckpt is None else _as_module(superres_ckpt, "superres", device)
     lr_grid, sr_grid = plan_chunks(G_lr, G_sr, lr_grid=lr_grid, sr_grid=sr_grid, max_memory=max_memory,
-                                   device=device, precision=precision)
+                                   device=device)
     stem = output_stem(seed, t0, num_frames)
     paths: dict[str, Path] = {}
     want_lr = save_lowres or G_sr is None

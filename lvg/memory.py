@@ -53,20 +53,16 @@ def default_budget(device: str | torch.device = "cpu") -> int:
     return int(0.8 * psutil.virtual_memory().available)
 
 
-def _dtype_bytes(precision: str) -> int:
-    return 2 if precision == "bf16" else 4
-
-
 def _param_bytes(module: nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in [*module.parameters(), *module.buffers()])
 
 
-def lowres_peak_bytes(G_lr: nn.Module, frames: int, precision: str = "fp32") -> int:
+def lowres_peak_bytes(G_lr: nn.Module, frames: int) -> int:
     """Estimated peak activation bytes of one LR chunk of ``frames`` frames (weights not included).
 
     The temporal levels hold ``block_in_lengths[i]`` samples of ``C x h x w``; the spatial-only blocks see
-    :data:`lvg.lowres.generator.SPATIAL_SLICE` frames at a time. Activations stay fp32 under bf16 autocast
-    between layers, so the estimate does not shrink with the precision.
+    :data:`lvg.lowres.generator.SPATIAL_SLICE` frames at a time. The estimate holds for bf16 autocast too
+    (activations stay fp32 between layers there; measured peaks are lower).
     """
     from lvg.lowres.generator import SPATIAL_SLICE
 
@@ -81,11 +77,10 @@ def lowres_peak_bytes(G_lr: nn.Module, frames: int, precision: str = "fp32") -> 
     spatial = [cfg.temporal_channels[-1], *cfg.spatial_channels]
     for j, (hh, ww) in enumerate(sizes[len(chans) - 1:]):
         largest = max(largest, min(frames, SPATIAL_SLICE) * max(spatial[j], spatial[j + 1]) * hh * ww)
-    del precision  # see the docstring
     return LIVE_COPIES * largest * 4
 
 
-def superres_peak_bytes(G_sr: nn.Module, frames: int, precision: str = "fp32") -> int:
+def superres_peak_bytes(G_sr: nn.Module, frames: int) -> int:
     """Estimated peak activation bytes of one SR call on ``frames`` HR frames (weights not included).
 
     The largest activation is a layer's upsampled grid inside the filtered leaky ReLU, per frame
@@ -94,13 +89,11 @@ def superres_peak_bytes(G_sr: nn.Module, frames: int, precision: str = "fp32") -
     """
     per_pass = min(frames, getattr(G_sr, "SYNTH_FRAMES", frames))
     largest = max(s.out_channels * s.in_size[0] * s.in_size[1] * max(s.up, 1) ** 2 for s in G_sr.specs)
-    del precision
     return LIVE_COPIES * per_pass * largest * 4
 
 
 def plan_chunks(G_lr: nn.Module, G_sr: nn.Module | None, *, lr_grid: int, sr_grid: int,
-                max_memory: int | str | None, device: str | torch.device = "cpu",
-                precision: str = "fp32") -> tuple[int, int]:
+                max_memory: int | str | None, device: str | torch.device = "cpu") -> tuple[int, int]:
     """``(lr_grid, sr_grid)`` that fit ``max_memory`` (default :func:`default_budget`): the requested ones when
     they fit, else halved (LR in multiples of the 1/32 grid, SR down to one frame), LR first.
 
@@ -112,8 +105,8 @@ def plan_chunks(G_lr: nn.Module, G_sr: nn.Module | None, *, lr_grid: int, sr_gri
     s = G_lr.temporal_scale
 
     def need(lg: int, sg: int) -> int:
-        sr = superres_peak_bytes(G_sr, sg, precision) if G_sr is not None else 0
-        return fixed + max(lowres_peak_bytes(G_lr, lg, precision), sr)
+        sr = superres_peak_bytes(G_sr, sg) if G_sr is not None else 0
+        return fixed + max(lowres_peak_bytes(G_lr, lg), sr)
 
     lg, sg = lr_grid, sr_grid
     while need(lg, sg) > budget and (lg > s or sg > 1):

@@ -151,29 +151,12 @@ def read_clip_table(clips_csv: str | Path) -> list[Clip]:
     return clips
 
 
-CV2_SAMPLING = {0: 0x111111, 1: 0x211111, 2: 0x221111}  # PIL subsampling -> IMWRITE_JPEG_SAMPLING_FACTOR
-
-
-def jpeg_bytes(image: np.ndarray | Image.Image, quality: int = 100, subsampling: int = 0) -> bytes:
-    """:func:`lvg.data.shards.encode_jpeg`'s bytes through OpenCV's libjpeg-turbo, which releases the GIL
-    (PIL's JPEG encoder holds it, so encoding threads would not overlap). Both libraries write the same
-    baseline JFIF (tests check the bytes are equal); other subsampling values go to PIL."""
-    if subsampling not in CV2_SAMPLING:
-        return encode_jpeg(image, quality, subsampling)
-    bgr = cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
-    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality,
-                                         cv2.IMWRITE_JPEG_SAMPLING_FACTOR, CV2_SAMPLING[subsampling]])
-    if not ok:
-        raise RuntimeError("cv2.imencode failed to write a JPEG")
-    return buf.tobytes()
-
-
 def encode_frame(frame: np.ndarray | av.VideoFrame, box: tuple[int, int, int, int], height: int, width: int,
                  quality: int, subsampling: int, resize: str = "lanczos") -> bytes:
     """RGB conversion + crop + resize + JPEG of one decoded frame: a pure function of its arguments, so
     running it on worker threads (libswscale, OpenCV and PIL's resize release the GIL) cannot change a byte."""
     rgb = frame if isinstance(frame, np.ndarray) else to_rgb(frame)
-    return jpeg_bytes(resize_frame(rgb, box, height, width, resize), quality, subsampling)
+    return encode_jpeg(resize_frame(rgb, box, height, width, resize), quality, subsampling)
 
 
 def default_threads() -> int:

@@ -76,13 +76,30 @@ def check_clip_id(clip_id: str) -> str | None:
     return None
 
 
+CV2_SAMPLING = {0: 0x111111, 1: 0x211111, 2: 0x221111}  # PIL subsampling -> IMWRITE_JPEG_SAMPLING_FACTOR
+
+
 def encode_jpeg(image: Image.Image | np.ndarray, quality: int = 100, subsampling: int = 0) -> bytes:
-    """JPEG bytes of an RGB image (PIL's libjpeg; ``subsampling`` 0 = 4:4:4, 2 = 4:2:0)."""
-    if isinstance(image, np.ndarray):
-        image = Image.fromarray(image)
-    buf = io.BytesIO()
-    image.save(buf, format="JPEG", quality=quality, subsampling=subsampling)
-    return buf.getvalue()
+    """JPEG bytes of an RGB image (``subsampling`` 0 = 4:4:4, 1 = 4:2:2, 2 = 4:2:0): PIL's bytes.
+
+    Written through OpenCV's libjpeg-turbo, which releases the GIL (PIL's encoder holds it, so preprocessing's
+    encoding threads would not overlap); both write the same baseline JFIF with the same tables
+    (``tests/test_preprocess.py`` checks the bytes against PIL's). Other subsampling values go to PIL.
+    """
+    if subsampling not in CV2_SAMPLING:
+        if isinstance(image, np.ndarray):
+            image = Image.fromarray(image)
+        buf = io.BytesIO()
+        image.save(buf, format="JPEG", quality=quality, subsampling=subsampling)
+        return buf.getvalue()
+    import cv2
+
+    bgr = cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality,
+                                         cv2.IMWRITE_JPEG_SAMPLING_FACTOR, CV2_SAMPLING[subsampling]])
+    if not ok:
+        raise RuntimeError("cv2.imencode failed to write a JPEG")
+    return buf.tobytes()
 
 
 def decode_jpeg(data: bytes) -> np.ndarray:

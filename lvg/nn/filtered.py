@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from lvg.nn.layers import can_overwrite
 from lvg.nn.resample import kaiser_lowpass_taps
 
 __all__ = ["design_lowpass_filter", "filtered_lrelu", "upfirdn2d", "upfirdn2d_output_size"]
@@ -149,7 +150,7 @@ def filtered_lrelu(x: Tensor, fu: Tensor | None, fd: Tensor | None, b: Tensor | 
     if b is not None:
         x = x + b.to(x.dtype).reshape(1, -1, 1, 1)
     x = upfirdn2d(x, fu, up=up, padding=padding, gain=up ** 2 * gain)
-    inplace = not (torch.is_grad_enabled() and x.requires_grad)
+    inplace = can_overwrite(x)
     if slope != 1.0:
         x = F.leaky_relu_(x, slope) if inplace else F.leaky_relu(x, slope)
     if clamp is not None:
