@@ -16,8 +16,8 @@ device for the same seed, TF32 off, plus one tiny LR and SR training step on the
 ``train_{lr,sr}_{fp32,bf16}`` (the project's own ``LowResGAN.train_step`` / ``SuperResGAN.train_step`` at
 the paper preset and the paper's per-GPU batch: config/paper.yaml's global batch over 8 GPUs, halved on
 OOM); ``gen_lr64`` (LR-only streaming fps at 64x64, ``GeneratorConfig.paper(64, 64)``); ``bench_{fp32,bf16}``
-(``benchmarks/bench_generate.py --preset paper``: LR 36x64 and LR + SR 144x256 fps); ``tests`` (pytest on the
-test files that mention ``cuda``; there are none yet, so the parity part is the CUDA correctness check).
+(``benchmarks/bench_generate.py --preset paper``: LR 36x64 and LR + SR 144x256 fps); ``tests`` (``pytest -m cuda``:
+``tests/test_cuda.py`` and any other test marked ``cuda``).
 
     benchmarks/gpu_check.sh                       # on the GPU machine (picks the interpreter, then this)
     python benchmarks/gpu_check.py --cpu-dry-run  # tiny sizes on the CPU, every code path, < 2 minutes
@@ -345,17 +345,17 @@ def part_bench(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def part_tests(a: argparse.Namespace) -> dict[str, Any]:
-    """pytest on the test files that mention ``cuda``. None do yet: say so (the parity part is the CUDA
-    check); in the dry run, collect one test file instead so this runner path is exercised."""
+    """pytest on the test files that mention ``cuda``, selecting the ``cuda`` marker (on the CPU they skip,
+    with the reason); in the dry run, collect them only, so this runner path is exercised."""
     files = sorted(str(p.relative_to(REPO)) for p in (REPO / "tests").glob("test_*.py") if "cuda" in p.read_text())
     if not files and not a.dry:
         return {"skipped": "no test file mentions cuda; the parity part is the CUDA correctness check"}
-    args = ["-x", "-q"] + (files or ["--collect-only", "tests/test_lowres_generator.py"])
-    cmd = [sys.executable, "-m", "pytest", "-o", "addopts=", "-p", "no:cacheprovider", "-m", "not slurm", *args]
+    args = ["-x", "-q", "-rs"] + (["--collect-only"] if a.dry else []) + files
+    cmd = [sys.executable, "-m", "pytest", "-o", "addopts=", "-p", "no:cacheprovider", "-m", "cuda", *args]
     proc = run_group(cmd, a.seconds)
     tail = proc.stdout.strip().splitlines()[-1:] or [""]
     return {"files": files, "command": " ".join(cmd[3:]), "returncode": proc.returncode, "summary": tail[0],
-            "ok": proc.returncode == 0, "collect_only": not files}
+            "ok": proc.returncode == 0, "collect_only": a.dry}
 
 
 WORKERS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
