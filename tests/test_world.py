@@ -183,6 +183,8 @@ def test_degradations_do_what_they_say_reproducibly() -> None:
     blobs = sanity.degrade(clip, "blobs", 0, 0)
     assert blobs.shape == clip.shape and not torch.equal(blobs[:, 0], blobs[:, 1])  # new blobs every frame
     assert not torch.equal(blobs, sanity.degrade(clip, "blobs", 0, 1))
+    assert torch.equal(blobs, sanity.degrade(clip, "blobs", 0, 0))
+    assert (blobs.amax(dim=(0, 2, 3)) >= 240).all()  # every frame has a (nearly) fully saturated blob
     with pytest.raises(ValueError, match="unknown degradation"):
         sanity.degrade(clip, "inverted", 0, 0)
 

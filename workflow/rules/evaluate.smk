@@ -22,6 +22,7 @@ rule evaluate_real:
         metrics_root=lambda wc: L.METRICS_ROOT,
         cache_dir=lambda wc: L.metrics_cache(wc.dataset),
     threads: config["metrics"]["threads"] or workflow.cores
+    priority: DETECTOR_PRIORITY
     log:
         "logs/evaluate_real/{dataset}.log",
     benchmark:
@@ -112,6 +113,7 @@ rule evaluate_sanity:
         metrics_root=lambda wc: L.METRICS_ROOT,
         cache_dir=lambda wc: L.metrics_cache(wc.dataset),
     threads: config["metrics"]["threads"] or workflow.cores
+    priority: DETECTOR_PRIORITY
     log:
         "logs/evaluate_sanity/{dataset}.log",
     benchmark:

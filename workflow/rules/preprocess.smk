@@ -53,6 +53,7 @@ rule preprocess_world:
         L.WORLD_STATES,
     params:
         raw_dir=lambda wc: L.RAW_DIR.format(dataset=wc.dataset),
+    priority: DETECTOR_PRIORITY
     log:
         "logs/preprocess_world/{dataset}.log",
     benchmark:

@@ -102,6 +102,7 @@ rule train_world_detector:
         dataset_dir=lambda wc: L.PROCESSED_DIR.format(dataset=wc.dataset),
         out_dir=lambda wc: L.MODEL_WORLD.format(dataset=wc.dataset),
     threads: train_threads("world_detector")
+    priority: DETECTOR_PRIORITY
     log:
         "logs/train_world_detector/{dataset}.log",
     benchmark:
