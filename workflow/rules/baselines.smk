@@ -18,6 +18,7 @@ rule train_baseline:
     threads: baseline_threads
     resources:
         gpu=GPU,
+    priority: TRAIN_PRIORITY
     log:
         "logs/train_baseline/{baseline}/{dataset}.log",
     benchmark:

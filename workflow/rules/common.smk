@@ -80,6 +80,9 @@ def all_synthetic(dataset):
 # clips exist: every evaluation waits for it, and left to the default order it ran alone at the end of the
 # run (one core idle for ~6 of 21 minutes on 2 cores).
 DETECTOR_PRIORITY = 10
+# Then every training, before sample sets and evaluations: left to the default order the last baseline
+# started training when everything else was done, and its samples and evaluation ran alone at the end.
+TRAIN_PRIORITY = 5
 
 # The FVD detector of each dataset: config metrics.detector with "auto" resolved (world on synthetic data).
 DETECTOR = {ds: resolve_detector(config["metrics"]["detector"], all_synthetic(ds)) for ds in MANIFESTS}

@@ -21,6 +21,7 @@ rule train_lowres:
     threads: train_threads("train_lowres")
     resources:
         gpu=GPU,
+    priority: TRAIN_PRIORITY
     log:
         "logs/train_lowres/{dataset}.log",
     benchmark:
@@ -71,6 +72,7 @@ rule train_superres:
     threads: train_threads("train_superres")
     resources:
         gpu=GPU,
+    priority: TRAIN_PRIORITY
     log:
         "logs/train_superres/{dataset}.log",
     benchmark:
