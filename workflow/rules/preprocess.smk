@@ -34,6 +34,7 @@ rule preprocess_audit:
         indexes=expand(L.PROCESSED_INDEX, res=RESOLUTIONS, allow_missing=True),
     output:
         L.PROVENANCE,
+    priority: DETECTOR_PRIORITY  # it gates evaluate_real
     log:
         "logs/preprocess_audit/{dataset}.log",
     benchmark:
