@@ -222,7 +222,7 @@ def run_train_world(section: dict[str, Any], dataset_dir: str | Path, world_csv:
     train_set = WorldWindows(base, labels, heldout=False, fraction=tc.holdout, time_reverse=tc.time_reverse)
     heldout = WorldWindows(VideoDataset(dataset_dir, h, w, tc.seq_length, seed=data_seed), labels, heldout=True,
                            fraction=tc.holdout)
-    net_cfg = WorldNetConfig(height=h, width=w, embed_dim=tc.embed_dim)
+    net_cfg = WorldNetConfig(height=h, width=w, embed_dim=tc.embed_dim, channels=tuple(tc.channels))
     meta = {"dataset": str(Path(dataset_dir).name), "resolution": tc.resolution, "seq_length": tc.seq_length,
             "train_clips": len(train_set), "heldout_clips": len(heldout),
             "targets": {**describe_targets(), "in_view_pixels": tc.in_view_pixels}}

@@ -1,0 +1,89 @@
+"""Does the `world` FVD rank generated sets the same way whatever detector was trained? (issue #11)
+
+    python benchmarks/detector_spread.py --out /tmp/spread \
+        --train 'w16s0={"channels": [16, 32, 64, 96], "seed": 0}' --train 'w8s1={"seed": 1}' \
+        --detector default=results/models/world/synthetic/detector.safetensors
+
+After a default run. Each ``--train NAME=JSON`` trains one more detector with those ``world_detector``
+overrides on params.yaml's section (the same clips and labels as the DAG's; ~3 CPU-minutes each); each
+``--detector NAME=PATH`` adds an existing detector file. Then every sample set under ``--samples`` (the
+default run's, one folder per method) is scored by every detector: FVD16 of ``--clips`` windows against as
+many real windows (seed 0). Prints one row per detector and the Spearman rank correlation of every pair of detectors over the methods: near 1 means
+the detectors agree on the order of the methods; near 0 that the order is the detector's, not the data's.
+Writes ``<out>/spread.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import itertools
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+
+from lvg.config import load_config
+from lvg.data.reader import VideoDataset
+from lvg.metrics.fvd import detector_stats, frechet_distance, plan_longvideogan, sample_real_clips
+from lvg.metrics.world import load_world_detector
+from lvg.train.world import run_train_world
+
+
+def read_video(path: Path) -> torch.Tensor:
+    """uint8 ``[3, T, H, W]`` of an mp4."""
+    with av.open(str(path)) as c:
+        frames = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+    return torch.from_numpy(frames).permute(3, 0, 1, 2)
+
+
+def fvd16(videos: list[torch.Tensor], n: int, reference, detector) -> float:
+    windows = plan_longvideogan([v.shape[1] for v in videos], n, 16, 0)
+    stats = detector_stats((videos[v][:, s:s + 16] for v, s in windows), detector)
+    return frechet_distance(stats.mu, stats.sigma, reference.mu, reference.sigma)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", required=True)
+    p.add_argument("--dataset-dir", default="data/processed/synthetic")
+    p.add_argument("--samples", default="results/samples/synthetic")
+    p.add_argument("--train", action="append", default=[], help="NAME=JSON world_detector overrides")
+    p.add_argument("--detector", action="append", default=[], help="NAME=PATH of an existing detector")
+    p.add_argument("--clips", type=int, default=256)
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    dataset = Path(args.dataset_dir)
+    detectors = dict(spec.split("=", 1) for spec in args.detector)
+    base = load_config()["world_detector"]
+    for spec in args.train:
+        name, _, overrides = spec.partition("=")
+        section = copy.deepcopy(base) | {"checkpoint_every": 0} | json.loads(overrides or "{}")
+        detectors[name] = str(run_train_world(section, dataset, dataset / "world.csv", out / name))
+    if not detectors:
+        p.error("give at least one --detector or --train")
+    methods = sorted(d.name for d in Path(args.samples).iterdir() if any(d.glob("*.mp4")))
+    videos = {m: [read_video(f) for f in sorted((Path(args.samples) / m).glob("*.mp4"))] for m in methods}
+    size = videos[methods[0]][0].shape[-2:]
+    real = VideoDataset(dataset, *size, 16)
+    table: dict[str, dict[str, float]] = {}
+    for name, path in detectors.items():
+        detector = load_world_detector(path)
+        reference = detector_stats(sample_real_clips(real, args.clips, 16, 0), detector)
+        table[name] = {m: fvd16(v, args.clips, reference, detector) for m, v in videos.items()}
+        print(f"{name:12s} " + "  ".join(f"{m} {table[name][m]:6.1f}" for m in methods), flush=True)
+    pairs = {f"{a} vs {b}": float(spearmanr([table[a][m] for m in methods], [table[b][m] for m in methods])[0])
+             for a, b in itertools.combinations(table, 2)}
+    for pair, rho in pairs.items():
+        print(f"Spearman {pair}: {rho:+.2f}")
+    (out / "spread.json").write_text(json.dumps({"detectors": detectors, "fvd16": table, "spearman": pairs},
+                                                indent=1))
+
+
+if __name__ == "__main__":
+    main()
