@@ -7,9 +7,11 @@
 After a default run. Each ``--train NAME=JSON`` trains one more detector with those ``world_detector``
 overrides on params.yaml's section (the same clips and labels as the DAG's; ~3 CPU-minutes each); each
 ``--detector NAME=PATH`` adds an existing detector file. Then every sample set under ``--samples`` (the
-default run's, one folder per method) is scored by every detector: FVD16 of ``--clips`` windows against as
-many real windows (seed 0). Prints one row per detector and the Spearman rank correlation of every pair of detectors over the methods: near 1 means
-the detectors agree on the order of the methods; near 0 that the order is the detector's, not the data's.
+default run's, one folder per method) is scored by every detector: FVD16 of ``--clips`` windows
+(:func:`lvg.evaluate.fake_clips`, at the detector's resolution) against as many real windows (seed 0).
+Prints one row per detector and the Spearman rank correlation of every pair of detectors over the methods:
+near 1 means the detectors agree on the order of the methods; near 0 that the order is the detector's, not
+the data's.
 Writes ``<out>/spread.json``.
 """
 
@@ -21,29 +23,16 @@ import itertools
 import json
 from pathlib import Path
 
-import av
-import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from lvg.config import load_config
+from lvg.config import load_config, parse_resolution
 from lvg.data.reader import VideoDataset
-from lvg.metrics.fvd import detector_stats, frechet_distance, plan_longvideogan, sample_real_clips
+from lvg.evaluate import fake_clips
+from lvg.metrics.fvd import detector_stats, frechet_distance, sample_real_clips
 from lvg.metrics.world import load_world_detector
+from lvg.sample_sets import SampleSet
 from lvg.train.world import run_train_world
-
-
-def read_video(path: Path) -> torch.Tensor:
-    """uint8 ``[3, T, H, W]`` of an mp4."""
-    with av.open(str(path)) as c:
-        frames = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
-    return torch.from_numpy(frames).permute(3, 0, 1, 2)
-
-
-def fvd16(videos: list[torch.Tensor], n: int, reference, detector) -> float:
-    windows = plan_longvideogan([v.shape[1] for v in videos], n, 16, 0)
-    stats = detector_stats((videos[v][:, s:s + 16] for v, s in windows), detector)
-    return frechet_distance(stats.mu, stats.sigma, reference.mu, reference.sigma)
 
 
 def main() -> None:
@@ -67,15 +56,18 @@ def main() -> None:
         detectors[name] = str(run_train_world(section, dataset, dataset / "world.csv", out / name))
     if not detectors:
         p.error("give at least one --detector or --train")
-    methods = sorted(d.name for d in Path(args.samples).iterdir() if any(d.glob("*.mp4")))
-    videos = {m: [read_video(f) for f in sorted((Path(args.samples) / m).glob("*.mp4"))] for m in methods}
-    size = videos[methods[0]][0].shape[-2:]
+    sets = {d.name: SampleSet.open(d) for d in sorted(Path(args.samples).iterdir()) if (d / "index.json").is_file()}
+    methods = list(sets)
+    size = parse_resolution(base["resolution"])  # sets at another size are resized, as in evaluation
     real = VideoDataset(dataset, *size, 16)
     table: dict[str, dict[str, float]] = {}
     for name, path in detectors.items():
         detector = load_world_detector(path)
         reference = detector_stats(sample_real_clips(real, args.clips, 16, 0), detector)
-        table[name] = {m: fvd16(v, args.clips, reference, detector) for m, v in videos.items()}
+        table[name] = {}
+        for m, samples in sets.items():
+            stats = detector_stats(fake_clips(samples, args.clips, 16, 0, size), detector)
+            table[name][m] = frechet_distance(stats.mu, stats.sigma, reference.mu, reference.sigma)
         print(f"{name:12s} " + "  ".join(f"{m} {table[name][m]:6.1f}" for m in methods), flush=True)
     pairs = {f"{a} vs {b}": float(spearmanr([table[a][m] for m in methods], [table[b][m] for m in methods])[0])
              for a, b in itertools.combinations(table, 2)}
