@@ -25,7 +25,7 @@ import argparse
 import copy
 import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -58,6 +58,7 @@ from lvg.metrics.sanity import DEGRADATIONS, as_uint8, degraded, ranking_line, v
 from lvg.metrics.semantic import change_summary, unreliable_heads
 from lvg.metrics.world import NAME as WORLD
 from lvg.metrics.world import load_world_detector
+from lvg.plan import evaluation_resolution, resolve_detector  # noqa: F401 - lvg.evaluate's API
 from lvg.report.records import (
     COLOR_METRIC,
     SEMANTIC_METRIC,
@@ -95,15 +96,6 @@ class MetricsConfig(section_class(SECTION, "MetricsConfig", Section)):
         return torch.device(self.device)
 
 
-def resolve_detector(spec: str | None, synthetic: bool) -> str:
-    """The detector a dataset is evaluated with: ``auto`` is ``world`` on a synthetic dataset (whose ground
-    truth trains it) and ``i3d-random`` elsewhere; ``null`` is ``i3d-random``; anything else is kept (``world``,
-    ``i3d-random`` or an I3D weights file)."""
-    if spec is None or spec == "":
-        return RANDOM_NAME
-    if spec == "auto":
-        return WORLD if synthetic else RANDOM_NAME
-    return spec
 
 
 def load_feature_detector(spec: str | None, world_detector: str | Path | None = None,
@@ -514,16 +506,3 @@ def run_cli(args: argparse.Namespace) -> int:
     return 0
 
 
-def evaluation_resolution(cfg: dict[str, Any]) -> str:
-    """The resolution Table 1 compares at: ``metrics.resolution`` when set (e.g. a 128x256 centre crop of
-    144x256 videos), else the HR size when samples are super-resolved, else the LR size."""
-    res: Sequence[str] = cfg["preprocess"]["resolutions"]
-    if cfg["metrics"].get("resolution"):
-        key, want = "metrics.resolution", cfg["metrics"]["resolution"]
-    else:
-        key = "train_superres." + ("hr_resolution" if cfg["samples"]["resolution"] == "hr" else "lr_resolution")
-        want = cfg["train_superres"][key.split(".")[1]]
-    h, w = parse_resolution(want)
-    if not any(parse_resolution(r) == (h, w) for r in res):
-        raise LvgError(f"{key} = {want} is not among preprocess.resolutions {list(res)}")
-    return f"{h}x{w}"

@@ -49,6 +49,7 @@ from lvg.generate import (
 from lvg.io import read_json, write_json
 from lvg.memory import plan_chunks
 from lvg.models import model_id
+from lvg.plan import released_resolution  # noqa: F401 - lvg.sample_sets's API
 
 log = logging.getLogger(__name__)
 
@@ -287,10 +288,6 @@ def import_sample_set(folder: str | Path, out_dir: str | Path, *, min_frames: in
     return sset.finish()
 
 
-def released_resolution(entry: dict[str, Any], samples_resolution: str) -> str:
-    """Frames of a released model's sample set (config ``released.<dataset>``): its own ``resolution``, else
-    ``samples.resolution``; ``lr`` when no SR pickle is named."""
-    return (entry.get("resolution") or samples_resolution) if entry.get("superres") else "lr"
 
 
 def untrained_models(lowres: dict[str, Any], superres: dict[str, Any]) -> tuple[nn.Module, nn.Module]:

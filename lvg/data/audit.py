@@ -30,6 +30,7 @@ from lvg.data.manifest import load_dataset_manifest
 from lvg.data.shards import FrameDecodeError, ShardReader
 from lvg.errors import LvgError
 from lvg.io import atomic_open, is_staging_name, sha256_file
+from lvg.plan import RELEASED_STAGES
 
 log = logging.getLogger(__name__)
 MAX_DECODE_PROBLEMS = 20  # per resolution: the rest is counted
@@ -196,7 +197,6 @@ def run_audit(dataset: str, root: str | Path = ".", out_csv: str | Path | None =
 
 
 # ================================================================================================ released models
-RELEASED_STAGES = ("lowres", "superres")
 RELEASED_COLUMNS = ["dataset", "stage", "source_file", "source_path", "source_sha256", "source_bytes",
                     "reference_class", "module_src_sha256", "model_id", "num_params", "converted_by", "weights"]
 

@@ -50,6 +50,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lvg.errors import LvgError
+from lvg.plan import RANDOM_NAME
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,6 @@ PUBLISHED_SHA1: dict[str, str] = {
     "i3d_pretrained_400.pt": "a867b87ac3a9097d200598b1d48a1b890d8ec744",
 }
 DETECTOR_NAMES = {"i3d_torchscript.pt": "i3d-torchscript", "i3d_pretrained_400.pt": "i3d-pretrained-400"}
-RANDOM_NAME = "i3d-random"
 RANDOM_WARNING = ("FVD computed with i3d-random: a randomly initialised I3D stand-in (no detector weights "
                   "configured). The numbers check the pipeline only and are NOT comparable to published FVD.")
 PORT_NOTE = ("i3d_pretrained_400.pt (VideoGPT/TATS port) loaded into lvg's I3D: 'VideoGPT-port FVD', close to "

@@ -51,8 +51,9 @@ from lvg.data.synthetic import BIOME_NAMES, OBJECT_CLASSES
 from lvg.data.world import REGRESSION
 from lvg.errors import InputError
 from lvg.io import atomic_path, read_json, save_tensors, sha256_file, write_json
+from lvg.plan import WORLD
 
-NAME = "world"
+NAME = WORLD
 STRIDE = 4  # frames per output position
 MIN_FRAMES = 16
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -38,10 +37,11 @@ from torch import Tensor
 from lvg.augment.pipeline import VideoAugment
 from lvg.config import parse_resolution, resolution_dir, section_class, validate_section
 from lvg.data.reader import VideoDataset
-from lvg.errors import InputError, LvgError
+from lvg.errors import InputError
 from lvg.lowres.discriminator import DiscriminatorConfig, LowResDiscriminator
 from lvg.lowres.generator import GeneratorConfig, VideoGenerator, count_parameters
 from lvg.models import save_generator
+from lvg.plan import LOWRES_NETWORK_KEYS, ablation_override  # noqa: F401 - ablation_override: lvg.train.lowres's API
 from lvg.train import distributed as dist
 from lvg.train.ema import make_ema
 from lvg.train.gan import (
@@ -64,7 +64,7 @@ log = logging.getLogger(__name__)
 
 SECTION = "train_lowres"
 # the keys that decide the networks and their initialisation (what the untrained control depends on)
-NETWORK_KEYS = ("preset", "resolution", "seq_length", "footprint", "generator", "discriminator", "seed")
+NETWORK_KEYS = LOWRES_NETWORK_KEYS
 
 
 class LowResTrainConfig(section_class(SECTION, "LowResTrainConfig", TrainSection)):
@@ -232,14 +232,6 @@ class LowResGAN(GANAlgorithm):
 
 
 # ---------------------------------------------------------------------------------------------- entry point
-def ablation_override(variant: str) -> dict[str, Any]:
-    """The ``train_lowres`` keys a Table 2 variant changes: ``seq<L>`` (training sequence length, Table 2(a))
-    or ``fp<min>-<max>`` (temporal filter footprint in frames, Table 2(b))."""
-    if m := re.fullmatch(r"seq(\d+)", variant):
-        return {"seq_length": int(m[1])}
-    if m := re.fullmatch(r"fp(\d+)-(\d+)", variant):
-        return {"footprint": [int(m[1]), int(m[2])]}
-    raise LvgError(f"unknown ablation variant {variant!r} (expected seq<L> or fp<min>-<max>)")
 
 
 def run_train_lowres(section: dict[str, Any], dataset_dir: str | Path, out_dir: str | Path,

@@ -42,6 +42,7 @@ from lvg.config import parse_resolution, resolution_dir, section_class, validate
 from lvg.data.reader import PairedVideoDataset
 from lvg.errors import InputError
 from lvg.models import save_generator
+from lvg.plan import SUPERRES_NETWORK_KEYS
 from lvg.superres.discriminator import SRDiscriminator, SRDiscriminatorConfig
 from lvg.superres.generator import SRGenerator, SRGeneratorConfig, count_parameters
 from lvg.train import distributed as dist
@@ -66,7 +67,7 @@ log = logging.getLogger(__name__)
 
 SECTION = "train_superres"
 # the keys that decide the networks and their initialisation (what the untrained control depends on)
-NETWORK_KEYS = ("preset", "lr_resolution", "hr_resolution", "lr_cond_prob", "generator", "discriminator", "seed")
+NETWORK_KEYS = SUPERRES_NETWORK_KEYS
 OUT_FRAMES, CONTEXT = 4, 4  # output frames per clip, LR context frames each side
 CLIP_FRAMES = OUT_FRAMES + 2 * CONTEXT
 

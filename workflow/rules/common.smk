@@ -7,16 +7,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir)))  # the lvg package of this checkout
 
+# torch-free imports only (lvg.plan): every snakemake run, and each stage dvc repro runs, builds the DAG
 from lvg import layout as L
-from lvg import sample_sets
+from lvg import plan
 from lvg.config import deep_merge, parse_resolution, resolution_dir, validate_config, validate_section
-from lvg.data.audit import RELEASED_STAGES
 from lvg.data.manifest import load_dataset_manifest, resolve_local_path
 from lvg.dvc_record import record_after_snakemake
 from lvg.errors import InputError
-from lvg.evaluate import evaluation_resolution, resolve_detector
-from lvg.train import lowres as lowres_train
-from lvg.train import superres as superres_train
+from lvg.plan import RELEASED_STAGES, evaluation_resolution, resolve_detector
 
 validate_config(config, "params.yaml (+ --configfile/--config overrides)", coerce_strings=True)
 
@@ -39,7 +37,7 @@ ABLATIONS = [f"seq{n}" for n in config["ablations"]["seq_length"] if n != config
 ]
 ABLATION_SECTIONS = {
     v: validate_section(
-        "train_lowres", deep_merge(config["train_lowres"], lowres_train.ablation_override(v)), f"ablations ({v})"
+        "train_lowres", deep_merge(config["train_lowres"], plan.ablation_override(v)), f"ablations ({v})"
     )
     for v in ABLATIONS
 }
@@ -140,7 +138,7 @@ def table1_methods(dataset):
 
 def released_resolution(dataset):
     """The frames of the released model's sample set: lr (LR model alone) or hr (LR + SR)."""
-    return sample_sets.released_resolution(RELEASED[dataset], config["samples"]["resolution"])
+    return plan.released_resolution(RELEASED[dataset], config["samples"]["resolution"])
 
 
 def released_pickle(wildcards):

@@ -78,8 +78,8 @@ rule samples_untrained:
     output:
         f"{L.SAMPLES_ROOT}/{{dataset}}/ours_untrained/index.json",
     params:
-        lowres=network_keys("train_lowres", lowres_train.NETWORK_KEYS),
-        superres=network_keys("train_superres", superres_train.NETWORK_KEYS),
+        lowres=network_keys("train_lowres", plan.LOWRES_NETWORK_KEYS),
+        superres=network_keys("train_superres", plan.SUPERRES_NETWORK_KEYS),
         samples=config["samples"],
         out_dir=lambda wc: L.samples(wc.dataset, "ours_untrained"),
     threads: config["samples"]["threads"]
