@@ -19,16 +19,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import numpy as np
-import torch
 from av.video.reformatter import VideoReformatter
-from torch import Tensor
 
 from lvg.errors import InputError, LvgError
 from lvg.io import atomic_path
+
+if TYPE_CHECKING:  # torch is imported where tensors are written: the data phases never load it
+    from torch import Tensor
 
 DEFAULT_BITRATE = 16_000_000  # the reference's 16 Mbit/s
 # x264 tags for BT.601 limited-range YUV (smpte170m primaries, matrix and transfer; tv range)
@@ -158,6 +159,8 @@ def to_uint8(frames: Tensor) -> np.ndarray:
     """``[3, T, H, W]`` floats in ``[-1, 1]`` -> uint8 ``[T, H, W, 3]``: ``clamp(127.5 x + 128)``, truncated."""
     if frames.ndim != 4 or frames.shape[0] != 3:
         raise ValueError(f"expected frames [3, T, H, W], got {tuple(frames.shape)}")
+    import torch
+
     x = (frames.detach().float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
     return x.permute(1, 2, 3, 0).contiguous().cpu().numpy()
 
@@ -242,7 +245,7 @@ class VideoWriter:
         self.num_frames += 1
 
     def write(self, frames: Tensor | np.ndarray) -> None:
-        arr = to_uint8(frames) if isinstance(frames, Tensor) else np.asarray(frames)
+        arr = to_uint8(frames) if hasattr(frames, "detach") else np.asarray(frames)  # a tensor, or arrays
         if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[3] != 3:
             raise ValueError(f"expected uint8 frames [T, H, W, 3], got {arr.dtype} {arr.shape}")
         if self._container is None:
