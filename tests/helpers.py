@@ -65,7 +65,8 @@ def make_project(dest: Path, manifest: dict | None = None, params: dict | None =
     for name in COPY:
         src = REPO / name
         if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            # __pycache__ is copied without the .pyc files: it holds numba's compiled kernels (conftest)
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("*.pyc"))
         elif src.exists():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
