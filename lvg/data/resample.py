@@ -22,7 +22,7 @@ The weights are computed in Python floats (C doubles, the same libm ``sin``), in
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -71,6 +71,7 @@ def coefficients(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray]:
     return first, weights
 
 
+@cache  # once per process (two pool threads racing here would only compile twice)
 def _compile():  # noqa: ANN202 - numba dispatchers
     """The two passes, compiled on first use (numba's on-disk cache makes later processes start in ~0.1 s)."""
     from numba import njit
@@ -113,16 +114,6 @@ def _compile():  # noqa: ANN202 - numba dispatchers
     return rows, transpose
 
 
-_kernels = None
-
-
-def _get_kernels():  # noqa: ANN202
-    global _kernels
-    if _kernels is None:
-        _kernels = _compile()
-    return _kernels
-
-
 def lanczos_resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """``Image.fromarray(image).resize((width, height), Image.LANCZOS)`` as an array, bit for bit.
 
@@ -132,7 +123,7 @@ def lanczos_resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """
     if image.dtype != np.uint8 or image.ndim != 3:
         raise ValueError(f"expected a uint8 [H, W, C] image, got {image.dtype} {image.shape}")
-    rows, transpose = _get_kernels()
+    rows, transpose = _compile()
     h, w, c = image.shape
     out: np.ndarray = image
     if width != w:  # horizontal: on the transposed image, [W, H*C] -> [width, H*C], transposed back
