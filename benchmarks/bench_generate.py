@@ -42,6 +42,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import machine  # benchmarks/machine.py
+
 FPS = 30
 
 
@@ -217,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
                                   stdout=subprocess.PIPE, text=True, cwd=root)
             devs = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else {}
 
-    print(f"\nstreaming generation, preset {args.preset}, device {args.device}, lr_grid {args.lr_grid}, "
+    print(f"\n{machine.describe()}")
+    print(f"streaming generation, preset {args.preset}, device {args.device}, lr_grid {args.lr_grid}, "
           f"sr_grid {args.sr_grid}, threads {results[0]['threads'] if results else '?'}\n")
     cuda = args.device.startswith("cuda")
     head = ("| code | stage | mode | precision | frames | measured | frames/s | time | setup RSS MB | peak RSS MB "

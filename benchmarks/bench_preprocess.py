@@ -30,6 +30,7 @@ from pathlib import Path
 from types import ModuleType
 
 import av
+import machine  # benchmarks/machine.py
 import numpy as np
 
 from lvg.config import parse_resolution, resolution_dir
@@ -159,6 +160,7 @@ def main(argv: list[str] | None = None) -> None:
         rows = [(name, res, t) for (name, res, _), t in zip(stages, best, strict=True)]
 
     t_fast = best[1]
+    print(machine.describe())
     print(f"{'stage':44s} {'res':>8s} {'seconds':>8s} {'frames/s':>9s} {'vs decode':>9s} {'vs to_rgb':>9s}")
     for name, res, t in rows:
         print(f"{name:44s} {res:>8s} {t:8.3f} {n / t:9.1f} {t_dec / t:9.2f} {t_fast / t:9.2f}")

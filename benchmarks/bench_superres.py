@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import machine  # benchmarks/machine.py
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -91,6 +93,7 @@ def main() -> None:
     if a.worker:
         print(json.dumps(worker(a.frames[0], a.threads, a.bf16, a.mem_limit_gb)))
         return
+    print(machine.describe(), flush=True)
     trees = {"working tree": ROOT}
     with tempfile.TemporaryDirectory() as tmp:
         if a.baseline:
