@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
+import shutil
+import time
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import make_project, snakemake
+from helpers import make_project, run, snakemake
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -35,3 +39,28 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = make_project(tmp_path_factory.mktemp("tiny") / "proj")
     snakemake(project, "data/processed/tiny/0016x0016/index.json", "data/processed/tiny/0032x0032/index.json")
     return project / "data/processed/tiny"
+
+
+@pytest.fixture(scope="session")
+def tiny_build(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The tiny project in git, built by the main job (Snakemake), once per pytest run for all xdist workers:
+    test_workflow.py and test_dvc_repro.py each copy it (helpers.copy_build) instead of building their own
+    (75-110 s each). ``main.json`` beside it keeps what that run printed (its DVC hook's report) and took."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base if worker_id == "master" else base.parent) / "tiny-build"  # the run's folder, across workers
+    root.mkdir(exist_ok=True)
+    project = root / "proj"
+    with open(root / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the first worker builds; another waits for it
+        if not (root / "main.json").exists():
+            shutil.rmtree(project, ignore_errors=True)
+            make_project(project)
+            run(["git", "init", "-q"], project)
+            run(["git", "add", "-A"], project)
+            run(["git", "commit", "-qm", "init"], project)
+            t0 = time.monotonic()
+            main = snakemake(project)
+            (root / "main.json").write_text(json.dumps({"stdout": main.stdout, "stderr": main.stderr,
+                                                         "seconds": time.monotonic() - t0}))
+    return project
+

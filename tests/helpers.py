@@ -76,6 +76,20 @@ def make_project(dest: Path, manifest: dict | None = None, params: dict | None =
     return dest
 
 
+def copy_build(build: Path, dest: Path, git: bool = True) -> Path:
+    """A private copy of conftest's ``tiny_build`` project (mtimes kept, so Snakemake finds it up to date); without
+    ``git`` the copy is not a git repository, so Snakemake's DVC hook skips it (as on a project not in git)."""
+    shutil.copytree(build, dest, symlinks=True)
+    if not git:
+        shutil.rmtree(dest / ".git")
+    return dest
+
+
+def build_report(build: Path) -> dict:
+    """What the shared build's ``snakemake`` printed (``stdout``, ``stderr``) and how long it took (``seconds``)."""
+    return json.loads((build.parent / "main.json").read_text())
+
+
 def run(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run a command with this interpreter's environment (its venv's bin first on PATH)."""
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",

@@ -4,12 +4,12 @@ A direct Snakemake run is recorded in DVC (the Snakefile's onsuccess hook, or `l
 `dvc repro` runs nothing and deletes nothing; one parameter change re-runs only the phases that depend on it,
 under either tool; an interrupted `dvc repro` loses no model (`dvc checkout` restores it); the artifacts
 push to a remote, clone and pull. The reverse order (`dvc repro` first, then Snakemake has nothing to do) is
-the last test. (Its own file: with test_workflow.py, the two longest test files, each on one xdist worker.)
+the last test. (Its own file: with test_workflow.py, the two longest test files, each on one xdist worker;
+both copy the one tiny build of conftest's ``tiny_build``.)
 """
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 import signal
@@ -17,20 +17,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
-from helpers import TINY_PARAMS, make_project, run, snakemake, tree_hashes
+from helpers import build_report, copy_build, make_project, run, snakemake, tree_hashes
 
 pytestmark = pytest.mark.workflow
 
 MAIN_STAGES = ["acquire", "scenes", "clips", "preprocess", "train_lowres", "train_superres", "train_baselines",
                "train_world", "import_released", "generate", "evaluate", "render"]
 AFTER_SR = ["train_superres", "generate", "evaluate", "render"]  # the stages downstream of train_superres
-# The tiny config with one baseline of four: what is tested here is how the two tools meet, at any size.
-PARAMS = copy.deepcopy(TINY_PARAMS)
-for _m in ("digan", "mocoganhd", "tats"):
-    PARAMS["baselines"][_m]["enabled"] = False
 
 
 def dvc(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -57,15 +54,11 @@ def sr_model(project: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The tiny project in git, built by the main job (Snakemake); what it printed and how long it took."""
-    project = make_project(tmp_path_factory.mktemp("dvc") / "proj", params=PARAMS)
-    run(["git", "init", "-q"], project)
-    run(["git", "add", "-A"], project)
-    run(["git", "commit", "-qm", "init"], project)
-    t0 = time.monotonic()
-    main = snakemake(project)
-    return {"project": project, "main": main, "main_s": time.monotonic() - t0}
+def built(tiny_build: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A copy of the tiny project in git, built by the main job (Snakemake); what it printed, how long it took."""
+    report = build_report(tiny_build)
+    return {"project": copy_build(tiny_build, tmp_path_factory.mktemp("dvc") / "proj"),
+            "main": SimpleNamespace(stdout=report["stdout"], stderr=report["stderr"]), "main_s": report["seconds"]}
 
 
 def test_snakemake_run_is_recorded_and_dvc_repro_runs_nothing(built: dict) -> None:
@@ -161,7 +154,7 @@ def test_push_clone_pull(built: dict, tmp_path: Path) -> None:
 def test_dvc_repro_first_then_snakemake_has_nothing_to_do(tmp_path: Path) -> None:
     """The reverse order from scratch, up to the clip table (the later stages were run by DVC, then found up
     to date by Snakemake, in the tests above)."""
-    project = make_project(tmp_path / "proj", params=PARAMS)
+    project = make_project(tmp_path / "proj")
     run(["git", "init", "-q"], project)
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "init"], project)
