@@ -96,8 +96,6 @@ class MetricsConfig(section_class(SECTION, "MetricsConfig", Section)):
         return torch.device(self.device)
 
 
-
-
 def load_feature_detector(spec: str | None, world_detector: str | Path | None = None,
                           device: str | torch.device = "cpu") -> FeatureDetector:
     """``world`` (the file ``world_detector``), ``i3d-random``, or a local I3D weights file (verified);
@@ -504,5 +502,3 @@ def run_cli(args: argparse.Namespace) -> int:
         run_method(args.dataset, args.method, dataset_dir, resolution, args.samples, args.metrics_dir, metrics,
                    color_frames)
     return 0
-
-

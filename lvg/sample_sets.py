@@ -288,8 +288,6 @@ def import_sample_set(folder: str | Path, out_dir: str | Path, *, min_frames: in
     return sset.finish()
 
 
-
-
 def untrained_models(lowres: dict[str, Any], superres: dict[str, Any]) -> tuple[nn.Module, nn.Module]:
     """The LR and SR generators as training initialises them from their ``train_lowres`` /
     ``train_superres`` sections (same presets, overrides and seeds)."""

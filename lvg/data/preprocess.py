@@ -7,11 +7,11 @@ downscale filter (:func:`resize_frame`: PIL's Lanczos bit for bit, as the refere
 pixel-area averaging), JPEG-encoded once and appended to every clip that contains it (clips may overlap). Each
 resolution is made independently from the source: LR is not a downsample of HR.
 
-Throughput: the decoder's thread only decodes (on itself alone: FFmpeg's frame threads would compete with the pool); RGB conversion, crop, resize and JPEG run on a thread pool
-(all release the GIL) and come back in decode order, so the shards are byte-identical whatever the number
-of threads. The default Lanczos is Pillow's arithmetic compiled with numba
-(:mod:`lvg.data.resample`, 2-3x faster than Pillow's scalar C, the same bytes); ``benchmarks/bench_preprocess.py``
-measures the phase against decode-only.
+Throughput: the decoder's thread only decodes (without FFmpeg's frame threads, which would compete with the
+pool); RGB conversion, crop, resize and JPEG run on a thread pool (all release the GIL) and come back in
+decode order, so the shards are byte-identical whatever the number of threads. The default Lanczos is
+Pillow's arithmetic compiled with numba (:mod:`lvg.data.resample`: the same bytes, 3.5-4.5x faster than Pillow's
+scalar C); ``benchmarks/bench_preprocess.py`` measures the phase against decode-only.
 
 The crop follows the reference's arithmetic (``dataset_tools/utils.py:center_crop_and_resize``): with
 ``sh = src_h / h`` and ``sw = src_w / w``, if ``sh > sw`` the crop is ``crop_h = h * sw`` rows starting at
@@ -103,7 +103,7 @@ def resize_frame(frame: np.ndarray, box: tuple[int, int, int, int], height: int,
     Lanczos at 288 -> 256 and 0.25x at 288 -> 64, the difference between a resize-bound and a decode-bound
     preprocess. It is only a downscale filter, so a target larger than the crop falls back to Lanczos.
     ``"lanczos"`` is :func:`lvg.data.resample.lanczos_resize` of the crop: :func:`crop_resize`'s pixels
-    (Pillow's), 2-3x faster, and it releases the GIL for the worker threads.
+    (Pillow's), 3.5-4.5x faster, and it releases the GIL for the worker threads.
     """
     if resize not in RESIZE_FILTERS:
         raise ValueError(f"resize must be one of {', '.join(RESIZE_FILTERS)}, got {resize!r}")
@@ -195,7 +195,8 @@ def _process_source(video: Path, clips: list[Clip], writer: ShardWriter, height:
 
     try:
         # FFmpeg's own threads would compete with the pool for the cores; one decoding thread costs less CPU
-        for i, frame in iter_video_frames(video, start=first, stop=stop, thread_type="NONE" if pool else "AUTO"):
+        threading = "NONE" if pool else "AUTO"
+        for i, frame in iter_video_frames(video, start=first, stop=stop, thread_type=threading):
             decoded = i + 1
             if i >= next_end:
                 active = [c for c in active if c.end_frame > i]

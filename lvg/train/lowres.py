@@ -41,7 +41,7 @@ from lvg.errors import InputError
 from lvg.lowres.discriminator import DiscriminatorConfig, LowResDiscriminator
 from lvg.lowres.generator import GeneratorConfig, VideoGenerator, count_parameters
 from lvg.models import save_generator
-from lvg.plan import LOWRES_NETWORK_KEYS, ablation_override  # noqa: F401 - ablation_override: lvg.train.lowres's API
+from lvg.plan import LOWRES_NETWORK_KEYS, ablation_override  # noqa: F401 - lvg.train.lowres's API
 from lvg.train import distributed as dist
 from lvg.train.ema import make_ema
 from lvg.train.gan import (
