@@ -33,7 +33,8 @@ TINY_PARAMS = {
                       "log_every": 2, "sample_every": 0, "checkpoint_every": 2}
                   for m in ["styleganv", "digan", "mocoganhd", "tats"]},
     "world_detector": {"resolution": "16x16", "steps": 4, "batch": 2, "holdout": 0.3, "eval_windows": 4,
-                       "log_every": 2, "checkpoint_every": 2},
+                       "log_every": 2, "checkpoint_every": 2,
+                       "corpus": {"shots": 6, "frames": 16, "render_height": 32}},
     "metrics": {"fvd16_clips": 2, "fvd128_clips": 2, "seeds": [0, 1], "color_clips": 2},
     "ablations": {"seq_length": [4], "footprint": []},
     "released": {},  # a dvc.yaml params section: DVC reads it from params.yaml as written

@@ -21,6 +21,7 @@ import torch
 from helpers import assert_same_run
 
 from lvg.data.reader import VideoDataset
+from lvg.data.shards import ShardReader
 from lvg.data.synthetic import (
     _NK,
     _NL,
@@ -32,11 +33,26 @@ from lvg.data.synthetic import (
     SyntheticVideo,
     render_video,
 )
-from lvg.data.world import REGRESSION, WorldLabels, heldout_clips, write_clip_states
+from lvg.data.world import NOON, REGRESSION, WorldLabels, heldout_clips, write_clip_states
+from lvg.data.world_corpus import WORLD_CSV, clip_id, render_ride, ride_seed, write_corpus
 from lvg.errors import InputError
 from lvg.metrics import sanity, semantic
-from lvg.metrics.world import WorldDetector, WorldNet, WorldNetConfig, load_world_detector
-from lvg.train.world import WorldWindows, group_labels, regression_means, run_train_world
+from lvg.metrics.world import (
+    WorldDetector,
+    WorldNet,
+    WorldNetConfig,
+    colour_stats,
+    fit_colour_standardisation,
+    load_world_detector,
+)
+from lvg.train.world import (
+    ConcatWindows,
+    WorldWindows,
+    balanced_accuracy,
+    group_labels,
+    regression_means,
+    run_train_world,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -90,6 +106,8 @@ def test_world_table_is_written_beside_the_video_and_cut_into_clips(tmp_path: Pa
     w = labels.window("v0/a", 4, 8)
     assert w["biome"].dtype == np.int64 and set(w) >= {"biome", "direction", *REGRESSION}
     assert (w["biome"] == BIOME_NAMES.index(expected["biome"].iloc[4])).all()
+    sun = (np.abs(expected["hour"].to_numpy()[4:12] - NOON) - REGRESSION["sun"][1]) / REGRESSION["sun"][2]
+    np.testing.assert_allclose(w["sun"], sun, rtol=1e-4, atol=1e-5)  # hours from midday, standardised
     # a clip over a title card is refused, naming it
     title = int(table[table["kind"] == "title_card"]["frame"].iloc[0])
     pd.DataFrame([{"clip_id": "v0/t", "source": "v0", "start_frame": title, "end_frame": title + 5}]).to_csv(
@@ -137,6 +155,31 @@ def test_network_shapes_features_and_readout() -> None:
         det.features(video[:, :, :12])
 
 
+def test_colour_statistics_and_their_standardisation() -> None:
+    video = torch.zeros(1, 3, 8, 8, 8)
+    video[:, 0, :, :4] = 0.5  # red in the top half
+    video[:, 2, 4:, :, :4] = torch.tensor([-1.0, 1.0]).repeat(2)[:, None, None].expand(4, 8, 4)  # a flicker
+    s = colour_stats(video, 2).reshape(2, 2, 3, 2, 2)  # [T/4, mean|std, C, cells, cells]
+    assert s[:, 0, 0, 0].eq(0.5).all() and s[:, 0, 0, 1].eq(0).all()  # red mean: top cells only
+    assert s[0, 1].abs().max() < 1e-2 and s[1, 1, 2, :, 0].sub(1).abs().max() < 1e-2  # std: the flicker
+    torch.manual_seed(0)
+    net = WorldNet(WorldNetConfig(height=16, width=16, embed_dim=8, colour_cells=2, colour_heads=True))
+    windows = [torch.rand(3, 16, 16, 16) * (0.1 + 0.2 * k) + 0.3 * k - 0.5 for k in range(4)]
+    fit_colour_standardisation(net, windows)
+    z = (torch.cat([colour_stats(w[None], 2)[0] for w in windows]) - net.colour_mean) / net.colour_std
+    assert z.mean(0).abs().max() < 1e-5 and z.std(0).sub(1).abs().max() < 1e-4
+    assert net(windows[0][None])["regression"].shape == (1, len(REGRESSION), 4)
+    assert {"colour_mean", "colour_std"} <= set(net.state_dict())  # saved with the weights
+
+
+def test_balanced_accuracy_ignores_the_class_balance() -> None:
+    truth = np.array([1] * 9 + [0])
+    assert balanced_accuracy(np.ones(10, np.int64), truth)["value"] == 0.5  # the constant answer: chance
+    assert balanced_accuracy(truth, truth) == {"value": 1.0, "chance": 0.5, "metric": "balanced accuracy"}
+    r = balanced_accuracy(np.ones(4, np.int64), np.ones(4, np.int64))
+    assert r["value"] != r["value"] and "all in view" in r["note"]  # undefined: NaN, and says why
+
+
 # ---------------------------------------------------------------------------------------------- semantic
 def test_semantic_change_counts_switches_and_slopes() -> None:
     probs = np.zeros((300, 3))
@@ -144,7 +187,7 @@ def test_semantic_change_counts_switches_and_slopes() -> None:
     probs[150, :] = [0, 0, 1]  # one misread frame: smoothed away
     assert semantic.biome_changes(probs) == 2
     reg = np.zeros((600, len(REGRESSION)))
-    col = list(REGRESSION).index("hour")
+    col = list(REGRESSION).index("sun")
     reg[:, col] = np.arange(600) * 0.001 / semantic.HOUR_SCALE  # +0.001 hour per frame
     assert semantic.hour_slope(reg) == pytest.approx(0.001, rel=1e-6)
     summary = semantic.change_summary([{"biome": probs, "regression": reg[:300]}, {"biome": probs[:30],
@@ -155,13 +198,13 @@ def test_semantic_change_counts_switches_and_slopes() -> None:
     assert lag1 == pytest.approx(0.001 / semantic.HOUR_SCALE / len(REGRESSION))
     assert summary["drift"]["mean"][-1] is None  # no pair 512 frames apart
     # a head that does not beat chance on held-out clips is left out of every metric, and named
-    heldout = {"hour": {"metric": "r2", "value": -1.3, "chance": -0.4},
+    heldout = {"sun": {"metric": "r2", "value": -1.3, "chance": -0.4},
                "biome": {"metric": "accuracy", "value": 0.8, "chance": 0.4}}
     left_out = semantic.unreliable_heads(heldout)
-    assert list(left_out) == ["hour"] and "-1.300" in left_out["hour"]
+    assert list(left_out) == ["sun"] and "-1.300" in left_out["sun"]
     gated = semantic.change_summary([{"biome": probs, "regression": reg[:300]}], left_out=left_out)
     assert gated["hour_drift_per_1k"] is None and gated["left_out"] == left_out
-    assert "hour" not in gated["drift"]["heads"] and len(gated["drift"]["heads"]) == len(REGRESSION) - 1
+    assert "sun" not in gated["drift"]["heads"] and len(gated["drift"]["heads"]) == len(REGRESSION) - 1
     assert gated["drift"]["mean"][0] == 0.0  # only the hour column moved
     assert gated["biome_changes_per_min"] == pytest.approx(2 / (300 / 30 / 60))
 
@@ -234,7 +277,7 @@ def test_windows_reverse_and_mirror_with_their_labels(world_dataset) -> None:
             torch.testing.assert_close(item["labels"]["regression"], plain["labels"]["regression"].flip(1))
     seen = {data[k]["labels"]["direction"].float().mean().item() for k in range(40)}
     assert seen >= {0.0, 1.0}  # both directions drawn
-    means = regression_means(data)
+    means = regression_means([data])
     assert means.shape == (len(REGRESSION),) and np.isfinite(means).all()
     table = pd.read_csv(states)
     strict = WorldLabels.read(states, in_view_min=0.01)
@@ -245,21 +288,61 @@ def test_windows_reverse_and_mirror_with_their_labels(world_dataset) -> None:
         assert (labels.labels[cid][f"in_view_{c}"] == (rows[c].to_numpy() > 0)).all()
 
 
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("corpus")
+    write_corpus(out, num_shots=8, frames=16, height=16, width=16, seed=3, render_height=32, shots_per_ride=3)
+    return out
+
+
+def test_corpus_is_labelled_renders_in_the_dataset_format(corpus: Path) -> None:
+    table = pd.read_csv(corpus / WORLD_CSV)
+    assert list(table.columns) == ["clip_id", *WORLD_COLUMNS] and len(table) == 8 * 16
+    assert (table["kind"] == "shot").all() and table.groupby("clip_id")["frame"].apply(list).map(
+        lambda f: f == list(range(16))).all()
+    first = table.groupby("clip_id").first()
+    assert first["hour"].nunique() == 8 and first["exposure"].nunique() == 8  # every shot its own state
+    assert sorted(table["clip_id"].unique()) == sorted(clip_id(r, j) for r, k in enumerate((3, 3, 2)) for j in range(k))
+    shards = ShardReader(corpus / "0016x0016")
+    assert sorted(shards.clip_ids) == sorted(table["clip_id"].unique()) and shards.num_frames(0) == 16
+    ride = list(render_ride(ride_seed(3, 1), 3, 16, 30, 32, 16, 16))  # ride 1 again, from its seed
+    assert [shot for shot, _, _ in ride] == [0] * 16 + [1] * 16 + [2] * 16
+    stored = VideoDataset(corpus, 16, 16, 16)
+    frames = stored.read_frames(stored.clip_ids.index(clip_id(1, 2)), 0, 16)
+    assert np.abs(frames.astype(int) - np.stack([f for _, f, _ in ride[32:]])).mean() < 2  # JPEG q100 of them
+    hours = table[table["clip_id"] == clip_id(1, 2)]["hour"]
+    assert [s["hour"] for _, _, s in ride[32:]] == pytest.approx(hours.tolist(), abs=1e-4)
+    assert first.loc[clip_id(1, 2), "hour"] > first.loc[clip_id(1, 0), "hour"]  # the ride goes on in between
+    assert ride_seed(0, 9999) < ride_seed(1, 0) and ride_seed(0, 0) > 1000 * 999 + 999  # disjoint seed ranges
+    labels = WorldLabels.read(corpus / WORLD_CSV)
+    ds = VideoDataset(corpus, 16, 16, 16)
+    train, held = (WorldWindows(ds, labels, heldout=h, fraction=0.3) for h in (False, True))
+    assert len(train) + len(held) == 8 and len(WorldWindows(ds, labels, heldout=None)) == 8
+    both = ConcatWindows([train, held])
+    assert len(both) == 8 and torch.equal(both[13]["video"], both[13]["video"])  # pure in its key
+    assert torch.equal(both[len(train)]["video"], held.sample(0, len(train))["video"])
+
+
 @pytest.mark.slow
-def test_detector_trains_reports_heldout_accuracy_and_resumes_exactly(world_dataset, tmp_path: Path) -> None:
+def test_detector_trains_reports_heldout_accuracy_and_resumes_exactly(world_dataset, corpus: Path,
+                                                                      tmp_path: Path) -> None:
     dataset, states = world_dataset
-    a = run_train_world(copy.deepcopy(SECTION), dataset, states, tmp_path / "a", resume=False)
-    run_train_world(SECTION | {"steps": 3}, dataset, states, tmp_path / "b")
-    run_train_world(copy.deepcopy(SECTION), dataset, states, tmp_path / "b")
+    a = run_train_world(copy.deepcopy(SECTION), dataset, states, tmp_path / "a", resume=False, corpus_dir=corpus)
+    run_train_world(SECTION | {"steps": 3}, dataset, states, tmp_path / "b", corpus_dir=corpus)
+    run_train_world(copy.deepcopy(SECTION), dataset, states, tmp_path / "b", corpus_dir=corpus)
     assert_same_run(tmp_path / "a", tmp_path / "b", 6, networks=("net",), columns=7)
     meta = json.loads(a.with_suffix(".json").read_text())
     assert meta["model"] == "world" and meta["heldout_clips"] >= 1 and meta["train_clips"] >= 1
+    assert meta["corpus_clips"] + meta["heldout_render_clips"] == 8 and meta["heldout_render_clips"] >= 1
+    heads = {"biome", "direction", *(f"in_view_{c}" for c in OBJECT_CLASSES), *REGRESSION}
     held = meta["heldout"]
-    assert set(held) == {"biome", "direction", *(f"in_view_{c}" for c in OBJECT_CLASSES), *REGRESSION}
+    assert set(held) == set(meta["heldout_renders"]) == heads
     assert all(0 <= v["value"] <= 1 and 0 < v["chance"] <= 1 for v in held.values() if v["metric"] == "accuracy")
+    assert all(v["chance"] == 0.5 for v in held.values() if v["metric"] == "balanced accuracy" and "note" not in v)
     assert all(v["lift"] == pytest.approx(v["value"] - v["chance"]) for v in held.values() if v["value"] == v["value"])
     det = load_world_detector(a)
     assert det.describe()["heldout"] == held and len(det.sha256) == 64
+    assert det.net.colour_std.ne(1).any()  # the standardisation fitted on the training windows was saved
     real = VideoDataset(dataset, 16, 16, 16)
     clip = torch.from_numpy(real.read_frames(0, 0, 16)).permute(3, 0, 1, 2)[None]
     assert det.features(clip).shape == (1, 32)

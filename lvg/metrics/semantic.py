@@ -10,7 +10,8 @@ through what the world detector recognises:
   biome probabilities are averaged over a one-second window before the argmax, so a single misread frame
   is not a change.
 * ``hour_drift_per_1k``: how fast the time of day moves, in hours per 1,000 frames: the absolute slope of a
-  least-squares line through the recognised hour.
+  least-squares line through the recognised hours from midday (the detector's ``sun`` head: the light
+  shows how far the day is from noon, not on which side, :data:`lvg.data.world.NOON`).
 * ``drift``: the mean absolute change of the standardised regression readout (time of day, fog, cloud
   cover, camera speed, horizon, exposure, warmth, and sky fraction) between frames ``t`` and
   ``t + lag``, for lags 1 .. 512: a semantic counterpart of the colour-similarity curve.
@@ -35,7 +36,7 @@ from lvg.data.world import REGRESSION
 
 LAGS = (1, 4, 16, 64, 128, 256, 512)
 SMOOTH_FRAMES = 31  # ~1 s at 30 fps
-HOUR_SCALE = REGRESSION["hour"][2]  # standardised hour -> hours
+HOUR_SCALE = REGRESSION["sun"][2]  # standardised hours from midday -> hours
 REGRESSION_NAMES = list(REGRESSION)
 
 
@@ -51,8 +52,8 @@ def biome_changes(probs: np.ndarray, smooth: int = SMOOTH_FRAMES) -> int:
 
 
 def hour_slope(regression: np.ndarray) -> float:
-    """|d hour / d frame| in hours per frame, from the standardised hour readout (column of ``hour``)."""
-    hours = regression[:, list(REGRESSION).index("hour")] * HOUR_SCALE
+    """|d hour / d frame| in hours per frame, from the standardised readout of hours from midday (``sun``)."""
+    hours = regression[:, list(REGRESSION).index("sun")] * HOUR_SCALE
     t = np.arange(len(hours), dtype=np.float64)
     return float(abs(np.polyfit(t, hours, 1)[0])) if len(hours) > 2 else 0.0
 
@@ -88,6 +89,6 @@ def change_summary(readouts: Iterable[dict[str, np.ndarray]], fps: float = 30.0,
     drift = [float(s / c) if c else None for s, c in zip(sums, counts, strict=True)]
     return {"num_videos": len(frames), "frames": frames, "fps": fps,
             "biome_changes_per_min": changes / minutes if minutes and "biome" not in left_out else None,
-            "hour_drift_per_1k": float(np.mean(slopes)) * 1000 if slopes and "hour" not in left_out else None,
+            "hour_drift_per_1k": float(np.mean(slopes)) * 1000 if slopes and "sun" not in left_out else None,
             "drift": {"lags": list(lags), "mean": drift, "heads": [REGRESSION_NAMES[i] for i in cols]},
             "left_out": left_out}

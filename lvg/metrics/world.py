@@ -5,8 +5,8 @@ No pretrained video network can be downloaded here, and a random-weight I3D does
 ranked saturated colour blobs above landscapes). But the synthetic world is ours: every frame's state is known
 (:mod:`lvg.data.world`). So the DAG trains, once per synthetic dataset, a 3D-conv network on the real training
 clips at the LR size to predict that state (classification heads: biome, camera direction, which object
-classes are in view; regression heads: time of day, fog, cloud cover, camera speed, horizon, exposure, warmth,
-and sky fraction). Its penultimate features (one ``embed_dim`` vector per 4 frames, averaged over the
+classes are in view; regression heads: hours from midday, fog, cloud cover, camera speed, horizon, exposure,
+warmth, and sky fraction), and on extra labelled renders of the world (:mod:`lvg.data.world_corpus`). Its penultimate features (one ``embed_dim`` vector per 4 frames, averaged over the
 clip) are the FVD feature space; its per-position predictions are a readout of the world state, used for the
 semantic change metrics (:mod:`lvg.metrics.semantic`).
 
@@ -22,12 +22,19 @@ from motion (0.95 held out), and frozen or shuffled videos look unlike real ones
     conv3d 3x3x3 stride (2,2,2) c0 -> c1   GroupNorm, lrelu      T/2   x 16 x 16
     conv3d 3x3x3 stride (2,2,2) c1 -> c2   GroupNorm, lrelu      T/4   x  8 x  8
     conv3d 3x3x3 stride (1,2,2) c2 -> c3   GroupNorm, lrelu      T/4   x  4 x  4
-    flatten the 4x4 map (adaptive pooling), linear -> embed_dim, lrelu: e [N, E, T/4]
+    flatten the 4x4 map (adaptive pooling), + the input's colour statistics (see below),
+    linear -> embed_dim, lrelu: e [N, E, T/4]
     heads: one linear map of e per target group
 
 with (c0, c1, c2, c3) = (8, 32, 64, 96). The first layer runs at full resolution: with c0 = 16 it was two
 thirds of the detector's time on a CPU; c0 = 8 makes a forward pass 1.8x faster (training 1.5x) and passed
 the same sanity ranking (benchmarks/world_detector_cost.py).
+
+GroupNorm normalises each sample's activations, so after the first layer the network no longer sees how
+bright, how warm or how contrasted the picture is: exactly the exposure, warmth, time of day (the light's
+tint) and fog (contrast) that it had to read, and whose held-out R² stayed at or below chance. With
+``colour_cells`` > 0 the embedding also receives the input's per-channel mean and standard deviation over 4
+frames on a coarse grid (:func:`colour_stats`; 4 x 4 cells by default: sky and ground apart).
 
 The detector file is an artifact like the models (``results/models/world/<dataset>/detector.safetensors`` +
 ``.json`` with its config, training settings, the dataset it was trained on and its held-out accuracy per
@@ -65,6 +72,8 @@ class WorldNetConfig:
     channels: tuple[int, ...] = (8, 32, 64, 96)  # 8 first: 16 made the first layer 2/3 of its cost
     embed_dim: int = 32
     motion_gain: float = 4.0
+    colour_cells: int = 0  # the input's colour statistics on a cells x cells grid join e (0 = none; see above)
+    colour_heads: bool = False  # ... and the regression head's input
     num_biomes: int = len(BIOME_NAMES)
     num_objects: int = len(OBJECT_CLASSES)
     num_regression: int = len(REGRESSION)
@@ -91,27 +100,63 @@ class WorldNet(nn.Module):
         c = (6, *cfg.channels)
         strides = ((1, 2, 2), (2, 2, 2), (2, 2, 2), (1, 2, 2))
         self.trunk = nn.Sequential(*(_block(c[i], c[i + 1], strides[i]) for i in range(4)))
-        self.embed = nn.Linear(cfg.channels[-1] * 16, cfg.embed_dim)
+        self.embed = nn.Linear(cfg.channels[-1] * 16 + 6 * cfg.colour_cells ** 2, cfg.embed_dim)
+        # the colour statistics' standardisation, fixed before training from the training windows (their
+        # variations are a few hundredths of the [-1, 1] range: raw, the linear map barely learnt from them)
+        self.register_buffer("colour_mean", torch.zeros(6 * cfg.colour_cells ** 2))
+        self.register_buffer("colour_std", torch.ones(6 * cfg.colour_cells ** 2))
         self.heads = nn.ModuleDict({
             "biome": nn.Linear(cfg.embed_dim, cfg.num_biomes),
             "direction": nn.Linear(cfg.embed_dim, 1),
             "in_view": nn.Linear(cfg.embed_dim, cfg.num_objects),
-            "regression": nn.Linear(cfg.embed_dim, cfg.num_regression),
+            "regression": nn.Linear(cfg.embed_dim + (6 * cfg.colour_cells ** 2 if cfg.colour_heads else 0),
+                                    cfg.num_regression),
         })
 
     def embedding(self, video: Tensor) -> Tensor:
         """``[N, 3, T, H, W]`` in [-1, 1] (T a multiple of 4, >= 16) -> ``[N, E, T/4]``."""
+        return self._features(video)[0]
+
+    def _features(self, video: Tensor) -> tuple[Tensor, Tensor | None]:
+        """(the embedding ``[N, E, T/4]``, the standardised colour statistics ``[N, T/4, S]`` or None)."""
         n, _, t = video.shape[:3]
         assert video.ndim == 5 and video.shape[1] == 3 and t % STRIDE == 0 and t >= MIN_FRAMES, tuple(video.shape)
         motion = torch.cat([torch.zeros_like(video[:, :, :1]), video[:, :, 1:] - video[:, :, :-1]], dim=2)
         x = self.trunk(torch.cat([video, self.cfg.motion_gain * motion], dim=1))  # [N, C, T/4, h, w]
         x = F.adaptive_avg_pool3d(x, (x.shape[2], 4, 4))
         x = x.permute(0, 2, 1, 3, 4).flatten(2)  # [N, T/4, C * 16]
-        return F.leaky_relu(self.embed(x), 0.2).transpose(1, 2)
+        stats = None
+        if self.cfg.colour_cells:
+            stats = (colour_stats(video, self.cfg.colour_cells) - self.colour_mean) / self.colour_std
+            x = torch.cat([x, stats], dim=2)
+        return F.leaky_relu(self.embed(x), 0.2).transpose(1, 2), stats
 
     def forward(self, video: Tensor) -> dict[str, Tensor]:
-        e = self.embedding(video).transpose(1, 2)  # [N, T/4, E]
-        return {k: head(e).transpose(1, 2) for k, head in self.heads.items()}
+        e, stats = self._features(video)
+        e = e.transpose(1, 2)  # [N, T/4, E]
+        out = {k: head(e).transpose(1, 2) for k, head in self.heads.items() if k != "regression"}
+        r = torch.cat([e, stats], dim=2) if self.cfg.colour_heads else e
+        out["regression"] = self.heads["regression"](r).transpose(1, 2)
+        return out
+
+
+@torch.no_grad()
+def fit_colour_standardisation(net: WorldNet, videos: list[Tensor]) -> None:
+    """Set ``net``'s colour-statistics standardisation from training windows ``[3, T, H, W]``."""
+    if not net.cfg.colour_cells:
+        return
+    stats = torch.cat([colour_stats(v[None].float(), net.cfg.colour_cells)[0] for v in videos])
+    net.colour_mean.copy_(stats.mean(0))
+    net.colour_std.copy_(stats.std(0).clamp_min(1e-3))
+
+
+def colour_stats(video: Tensor, cells: int) -> Tensor:
+    """Mean and standard deviation of each colour channel per 4 frames on a ``cells`` x ``cells`` grid:
+    ``[N, 3, T, H, W]`` -> ``[N, T/4, 6 * cells²]``. What GroupNorm removes: the overall level and contrast."""
+    size = (video.shape[2] // STRIDE, cells, cells)
+    mean = F.adaptive_avg_pool3d(video, size)
+    std = (F.adaptive_avg_pool3d(video * video, size) - mean * mean).clamp_min(0).add(1e-6).sqrt()
+    return torch.cat([mean, std], dim=1).permute(0, 2, 1, 3, 4).flatten(2)
 
 
 def prepare(videos: Tensor | np.ndarray, size: tuple[int, int]) -> Tensor:
@@ -230,15 +275,20 @@ def load_world_detector(path: str | Path, device: str | torch.device = "cpu") ->
     return WorldDetector(net, meta, path=path, sha256=sha256_file(path), device=device)
 
 
-def head_losses(out: dict[str, Tensor], labels: dict[str, Tensor]) -> dict[str, Tensor]:
+def head_losses(out: dict[str, Tensor], labels: dict[str, Tensor], in_view_weight: Tensor | None = None
+                ) -> dict[str, Tensor]:
     """Per-group losses of a batch: cross-entropy (biome), BCE (direction, in view), MSE (regression).
 
     ``labels`` hold per-position targets ``[N, T/4]`` (``biome``, ``direction``), ``[N, K, T/4]``
-    (``in_view``, ``regression``)."""
+    (``in_view``, ``regression``). ``in_view_weight`` ``[K]``: the weight of a class's in-view positions
+    relative to its out-of-view ones (out-of-view / in-view frequency balances them: a rare class is then
+    not learnt as "never")."""
+    pos_weight = None if in_view_weight is None else in_view_weight.to(out["in_view"])[None, :, None]
     return {
         "biome": F.cross_entropy(out["biome"], labels["biome"]),
         "direction": F.binary_cross_entropy_with_logits(out["direction"][:, 0], labels["direction"].float()),
-        "in_view": F.binary_cross_entropy_with_logits(out["in_view"], labels["in_view"].float()),
+        "in_view": F.binary_cross_entropy_with_logits(out["in_view"], labels["in_view"].float(),
+                                                      pos_weight=pos_weight),
         "regression": F.mse_loss(out["regression"], labels["regression"]),
     }
 

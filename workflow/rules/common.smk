@@ -180,6 +180,13 @@ def world_detector(wildcards):
     return {"world": f"{L.MODEL_WORLD.format(dataset=wildcards.dataset)}/{L.WORLD_DETECTOR}"}
 
 
+def world_corpus(wildcards):
+    """The rendered corpus the world detector also trains on, unless world_detector.corpus.shots is 0."""
+    if not config["world_detector"]["corpus"]["shots"]:
+        return {}
+    return {"corpus": f"{L.WORLD_CORPUS.format(dataset=wildcards.dataset)}/world.csv"}
+
+
 def world_detector_path(wildcards, input):
     return input.world if "world" in input.keys() else None
 

@@ -88,9 +88,30 @@ rule phase_train_superres:
         phase_train_superres_output(),
 
 
+rule render_world_corpus:
+    # Extra one-shot rides of the synthetic world, labelled frame by frame, for the world detector.
+    output:
+        states=f"{L.WORLD_CORPUS}/world.csv",
+        frames=directory(f"{L.WORLD_CORPUS}/{resolution_dir(*parse_resolution(config['world_detector']['resolution']))}"),
+    params:
+        corpus=lambda wc: config["world_detector"]["corpus"],
+        resolution=config["world_detector"]["resolution"],
+        out_dir=lambda wc: L.WORLD_CORPUS.format(dataset=wc.dataset),
+    priority: DETECTOR_PRIORITY
+    log:
+        "logs/render_world_corpus/{dataset}.log",
+    benchmark:
+        "benchmarks/render_world_corpus/{dataset}.tsv"
+    conda:
+        "../envs/lvg.yaml"
+    script:
+        "../scripts/render_world_corpus.py"
+
+
 rule train_world_detector:
     # The world-state detector of a synthetic dataset (the FVD features of metrics.detector: world).
     input:
+        unpack(world_corpus),
         index=lambda wc: L.PROCESSED_INDEX.format(
             dataset=wc.dataset, res=resolution_dir(*parse_resolution(config["world_detector"]["resolution"]))
         ),
