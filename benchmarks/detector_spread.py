@@ -43,6 +43,8 @@ def main() -> None:
     p.add_argument("--train", action="append", default=[], help="NAME=JSON world_detector overrides")
     p.add_argument("--detector", action="append", default=[], help="NAME=PATH of an existing detector")
     p.add_argument("--clips", type=int, default=256)
+    p.add_argument("--corpus", default="results/models/world/synthetic/corpus",
+                   help="the rendered corpus the --train detectors also learn from (skipped if absent)")
     args = p.parse_args()
     torch.set_num_threads(1)
     out = Path(args.out)
@@ -53,7 +55,8 @@ def main() -> None:
     for spec in args.train:
         name, _, overrides = spec.partition("=")
         section = copy.deepcopy(base) | {"checkpoint_every": 0} | json.loads(overrides or "{}")
-        detectors[name] = str(run_train_world(section, dataset, dataset / "world.csv", out / name))
+        corpus = Path(args.corpus) if (Path(args.corpus) / "world.csv").is_file() else None
+        detectors[name] = str(run_train_world(section, dataset, dataset / "world.csv", out / name, corpus_dir=corpus))
     if not detectors:
         p.error("give at least one --detector or --train")
     sets = {d.name: SampleSet.open(d) for d in sorted(Path(args.samples).iterdir()) if (d / "index.json").is_file()}
