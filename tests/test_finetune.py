@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]
 
 COMMON = dict(batch=2, steps=6, r1_interval=2, log_every=2, sample_every=0, checkpoint_every=3, keep_checkpoints=0,
               ema_beta=0.9, ema_rampup_steps=4)
-SECTIONS = {"lowres": COMMON | dict(resolution="36x64", seq_length=16),
+SECTIONS = {"lowres": COMMON | dict(resolution="36x64", seq_length=16, steps=4, checkpoint_every=2),  # R1 at 0, 2
             "superres": COMMON | dict(lr_resolution="18x32", hr_resolution="72x128", sample_clips=0, batch=1,
                                       steps=2, checkpoint_every=1)}  # SR steps at 72x128 are slow: a short run
 PICKLES = {"lowres": LRES, "superres": SRES}
