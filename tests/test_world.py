@@ -49,6 +49,7 @@ from lvg.train.world import (
     ConcatWindows,
     WorldWindows,
     balanced_accuracy,
+    fit_regression_head,
     group_labels,
     regression_means,
     run_train_world,
@@ -170,6 +171,21 @@ def test_colour_statistics_and_their_standardisation() -> None:
     assert z.mean(0).abs().max() < 1e-5 and z.std(0).sub(1).abs().max() < 1e-4
     assert net(windows[0][None])["regression"].shape == (1, len(REGRESSION), 4)
     assert {"colour_mean", "colour_std"} <= set(net.state_dict())  # saved with the weights
+
+
+def test_regression_head_refit_is_least_squares() -> None:
+    torch.manual_seed(0)
+    net = WorldNet(WorldNetConfig(height=16, width=16, embed_dim=4, colour_cells=1, colour_heads=True))
+    videos = [torch.rand(3, 16, 16, 16) * 2 - 1 for _ in range(8)]
+    items = [{"video": v, "labels": {"regression": torch.randn(len(REGRESSION), 4)}} for v in videos]
+    fit_regression_head(net, items, ridge=1e-9)
+    with torch.no_grad():
+        x = torch.cat([net.regression_input(v[None])[0] for v in videos]).double()  # [32, 4 + 6]
+        pred = torch.cat([net(v[None])["regression"][0].T for v in videos]).double()
+    y = torch.cat([it["labels"]["regression"].T for it in items]).double()
+    x1 = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
+    best = x1 @ torch.linalg.lstsq(x1, y).solution
+    torch.testing.assert_close(pred, best, atol=1e-4, rtol=1e-4)  # ordinary least squares with a bias
 
 
 def test_balanced_accuracy_ignores_the_class_balance() -> None:

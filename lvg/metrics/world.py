@@ -109,7 +109,7 @@ class WorldNet(nn.Module):
             "biome": nn.Linear(cfg.embed_dim, cfg.num_biomes),
             "direction": nn.Linear(cfg.embed_dim, 1),
             "in_view": nn.Linear(cfg.embed_dim, cfg.num_objects),
-            "regression": nn.Linear(cfg.embed_dim + (6 * cfg.colour_cells ** 2 if cfg.colour_heads else 0),
+            "regression": nn.Linear(cfg.embed_dim + 6 * cfg.colour_cells ** 2 * cfg.colour_heads,
                                     cfg.num_regression),
         })
 
@@ -131,12 +131,21 @@ class WorldNet(nn.Module):
             x = torch.cat([x, stats], dim=2)
         return F.leaky_relu(self.embed(x), 0.2).transpose(1, 2), stats
 
+    def _regression_input(self, e: Tensor, stats: Tensor | None) -> Tensor:
+        """The regression head's input ``[N, T/4, E (+ S)]``: ``e`` and, with ``colour_heads``, the
+        standardised colour statistics."""
+        return torch.cat([e, stats], dim=2) if self.cfg.colour_heads and stats is not None else e
+
+    def regression_input(self, video: Tensor) -> Tensor:
+        """What the regression head reads from ``video`` (for its refit, lvg.train.world.fit_regression_head)."""
+        e, stats = self._features(video)
+        return self._regression_input(e.transpose(1, 2), stats)
+
     def forward(self, video: Tensor) -> dict[str, Tensor]:
         e, stats = self._features(video)
         e = e.transpose(1, 2)  # [N, T/4, E]
         out = {k: head(e).transpose(1, 2) for k, head in self.heads.items() if k != "regression"}
-        r = torch.cat([e, stats], dim=2) if self.cfg.colour_heads else e
-        out["regression"] = self.heads["regression"](r).transpose(1, 2)
+        out["regression"] = self.heads["regression"](self._regression_input(e, stats)).transpose(1, 2)
         return out
 
 

@@ -218,17 +218,15 @@ def fit_regression_head(net: WorldNet, items: list[dict[str, Any]], ridge: float
     device = next(net.parameters()).device
     xs, ys = [], []
     for item in items:
-        e, stats = net._features(item["video"][None].to(device).float())
-        xs.append(torch.cat([e.transpose(1, 2), stats], dim=2)[0].double().cpu())
+        xs.append(net.regression_input(item["video"][None].to(device).float())[0].double().cpu())
         ys.append(item["labels"]["regression"].T.double())
     x, y = torch.cat(xs), torch.cat(ys)
     mu, sd = x.mean(0), x.std(0).clamp_min(1e-6)
-    z = (x - mu) / sd
-    zc, yc = z - z.mean(0), y - y.mean(0)
-    w = torch.linalg.solve(zc.T @ zc + ridge * torch.eye(z.shape[1], dtype=z.dtype), zc.T @ yc)  # [D, K]
+    z = (x - mu) / sd  # zero mean: the bias is y's mean, unregularised
+    w = torch.linalg.solve(z.T @ z + ridge * torch.eye(z.shape[1], dtype=z.dtype), z.T @ (y - y.mean(0)))  # [D, K]
     head = net.heads["regression"]
     head.weight.copy_((w / sd[:, None]).T.to(head.weight))
-    head.bias.copy_((y.mean(0) - (mu / sd) @ w - z.mean(0) @ w).to(head.bias))
+    head.bias.copy_((y.mean(0) - (mu / sd) @ w).to(head.bias))
     net.train(was_training)
 
 

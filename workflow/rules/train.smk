@@ -89,7 +89,7 @@ rule phase_train_superres:
 
 
 rule render_world_corpus:
-    # Extra one-shot rides of the synthetic world, labelled frame by frame, for the world detector.
+    # Extra short shots of the synthetic world (rides of 6), labelled frame by frame, for the world detector.
     output:
         states=f"{L.WORLD_CORPUS}/world.csv",
         frames=directory(f"{L.WORLD_CORPUS}/{resolution_dir(*parse_resolution(config['world_detector']['resolution']))}"),
