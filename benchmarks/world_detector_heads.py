@@ -12,7 +12,10 @@ too, so the columns compare). Variants, cumulative:
 * ``before``: the dataset's clips only, no colour statistics (the design of stop 25);
 * ``+corpus``: plus the 256 rendered shots;
 * ``+colour``: plus the input's colour statistics in the features;
-* ``+head`` (the default): plus those statistics in the regression head, refitted by ridge regression.
+* ``+head``: plus those statistics in the regression head, refitted by ridge regression;
+* ``+motion`` (the default): plus the ground's horizontal motion per row band (block matching).
+
+``--variants +head +motion`` trains only those.
 
 Writes ``<out>/heads.json`` and ``<out>/heads.md``.
 """
@@ -36,10 +39,11 @@ from lvg.metrics.world import load_world_detector
 from lvg.train.world import WorldWindows, evaluate_heads, regression_means, run_train_world
 
 VARIANTS = {
-    "before": {"colour_cells": 0, "colour_heads": False, "_corpus": False},
-    "+corpus": {"colour_cells": 0, "colour_heads": False},
-    "+colour": {"colour_heads": False},
-    "+head": {},
+    "before": {"colour_cells": 0, "colour_heads": False, "motion_bands": 0, "_corpus": False},
+    "+corpus": {"colour_cells": 0, "colour_heads": False, "motion_bands": 0},
+    "+colour": {"colour_heads": False, "motion_bands": 0},
+    "+head": {"motion_bands": 0},
+    "+motion": {},
 }
 
 
@@ -78,13 +82,14 @@ def main() -> None:
     p.add_argument("--corpus", default="results/models/world/synthetic/corpus")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--steps", type=int, default=None, help="override world_detector.steps")
+    p.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     args = p.parse_args()
     out, corpus = Path(args.out), Path(args.corpus)
     out.mkdir(parents=True, exist_ok=True)
     base = copy.deepcopy(load_config()["world_detector"]) | {"checkpoint_every": 0}
     if args.steps:
         base["steps"] = args.steps
-    sections = {name: copy.deepcopy(base) | v for name, v in VARIANTS.items()}
+    sections = {name: copy.deepcopy(base) | VARIANTS[name] for name in args.variants}
     with ProcessPoolExecutor(args.jobs) as pool:
         futures = {name: pool.submit(train, name, copy.deepcopy(s), args.dataset_dir, str(corpus), str(out))
                    for name, s in sections.items()}
@@ -94,7 +99,7 @@ def main() -> None:
         meta = json.loads(Path(path).with_suffix(".json").read_text())
         renders = meta.get("heldout_renders") or renders_score(path, corpus, sections[name])
         results[name] = {"heldout": meta["heldout"], "heldout_renders": renders}
-    heads = sorted(results["+head"]["heldout"])
+    heads = sorted(next(iter(results.values()))["heldout"])
     lines = ["| head | " + " | ".join(f"{n}: clips / renders" for n in results) + " |",
              "|---|" + "---|" * len(results)]
     for head in heads:

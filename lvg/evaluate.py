@@ -221,8 +221,10 @@ def run_real(dataset: str, dataset_dir: str | Path, resolution: str, metrics_dir
 
 
 def _left_out(detector: Any) -> dict[str, str]:
-    """The world detector's heads that do not beat chance on its held-out clips (left out of the metrics)."""
-    return unreliable_heads(_describe(detector).get("heldout"))
+    """The world detector's heads that do not beat chance on its held-out clips and renders (left out of the
+    metrics)."""
+    d = _describe(detector)
+    return unreliable_heads(d.get("heldout"), d.get("heldout_renders"))
 
 
 def _real_semantic(dataset: str, dataset_dir: str | Path, resolution: str, metrics_dir: str | Path,

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 import torch
 from helpers import assert_same_run
+from torch import Tensor
 
 from lvg.data.reader import VideoDataset
 from lvg.data.shards import ShardReader
@@ -44,6 +45,7 @@ from lvg.metrics.world import (
     colour_stats,
     fit_colour_standardisation,
     load_world_detector,
+    motion_stats,
 )
 from lvg.train.world import (
     ConcatWindows,
@@ -173,6 +175,35 @@ def test_colour_statistics_and_their_standardisation() -> None:
     assert {"colour_mean", "colour_std"} <= set(net.state_dict())  # saved with the weights
 
 
+def test_motion_statistics_read_the_scroll_speed_per_band() -> None:
+    """A texture whose top half scrolls 1 px per frame and bottom half 2.5 px (sub-pixel, by interpolation):
+    each band's speed is read to a tenth of a pixel, whatever the direction, and a still video reads 0."""
+    torch.manual_seed(0)
+    w, t = 64, 16
+    row = torch.nn.functional.avg_pool1d(torch.rand(1, 1, 8 * w), 5, 1, 2)[0, 0]  # smooth 1-D texture
+
+    def scroll(speed: float) -> Tensor:  # [T, W] rows of the texture translated by speed px per frame
+        x = torch.arange(w)[None] + 100 + speed * torch.arange(t)[:, None]
+        i = x.floor().long()
+        f = x - i
+        return row[i] * (1 - f) + row[i + 1] * f
+
+    video = torch.empty(1, 3, t, 32, w)
+    video[:, :, :, :16] = scroll(1.0)[None, None, :, None]
+    video[:, :, :, 16:] = scroll(2.5)[None, None, :, None]
+    video = video * 2 - 1
+    m = motion_stats(video, 2)  # [1, T/4, 2 * bands]: speeds, then sharpness
+    assert m.shape == (1, 4, 4)
+    torch.testing.assert_close(m[0, :, :2] * w, torch.tensor([1.0, 2.5]).expand(4, 2), atol=0.1, rtol=0)
+    torch.testing.assert_close(motion_stats(video.flip(-1), 2), m, atol=1e-5, rtol=0)  # mirrored: same speed
+    assert (m[0, :, 2:] > 0.5).all()  # a clear match
+    still = motion_stats(video[:, :, :1].expand(-1, -1, t, -1, -1), 2)
+    assert still[0, :, :2].abs().max() * w < 0.01  # (the parabola through an exact match: a hair off 0)
+    net = WorldNet(WorldNetConfig(height=32, width=w, embed_dim=4, colour_cells=1, colour_heads=True,
+                                  motion_bands=2))
+    assert net.regression_input(video).shape == (1, 4, 4 + 6 + 4)  # e, colour, motion
+
+
 def test_regression_head_refit_is_least_squares() -> None:
     torch.manual_seed(0)
     net = WorldNet(WorldNetConfig(height=16, width=16, embed_dim=4, colour_cells=1, colour_heads=True))
@@ -186,6 +217,26 @@ def test_regression_head_refit_is_least_squares() -> None:
     x1 = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
     best = x1 @ torch.linalg.lstsq(x1, y).solution
     torch.testing.assert_close(pred, best, atol=1e-4, rtol=1e-4)  # ordinary least squares with a bias
+
+
+def test_regression_head_refit_picks_each_targets_penalty_by_cross_validation() -> None:
+    """A target that is a linear function of the head's input gets the weakest penalty, pure noise the
+    strongest; the head then predicts the first almost exactly, the noise almost as a constant."""
+    torch.manual_seed(0)
+    net = WorldNet(WorldNetConfig(height=16, width=16, embed_dim=4, colour_cells=1, colour_heads=True))
+    videos = [torch.rand(3, 16, 16, 16) * 2 - 1 for _ in range(24)]
+    with torch.no_grad():
+        x = torch.cat([net.regression_input(v[None])[0] for v in videos])  # [96, 10]
+    y = torch.randn(len(x), len(REGRESSION))
+    y[:, 0] = x @ torch.randn(x.shape[1]) * 5
+    items = [{"video": v, "labels": {"regression": y[4 * i:4 * i + 4].T}} for i, v in enumerate(videos)]
+    ridges = fit_regression_head(net, items, ridge=(1e-3, 1e4), groups=list(range(len(videos))))
+    names = list(REGRESSION)
+    assert ridges[names[0]] == 1e-3 and all(ridges[k] == 1e4 for k in names[1:])
+    with torch.no_grad():
+        pred = torch.cat([net(v[None])["regression"][0].T for v in videos])
+    torch.testing.assert_close(pred[:, 0], y[:, 0], atol=1e-2, rtol=1e-3)
+    assert pred[:, 1:].std(0).max() < 0.3 * y[:, 1:].std(0).min()  # shrunk towards the mean
 
 
 def test_balanced_accuracy_ignores_the_class_balance() -> None:
@@ -218,6 +269,12 @@ def test_semantic_change_counts_switches_and_slopes() -> None:
                "biome": {"metric": "accuracy", "value": 0.8, "chance": 0.4}}
     left_out = semantic.unreliable_heads(heldout)
     assert list(left_out) == ["sun"] and "-1.300" in left_out["sun"]
+    heldout["fog"] = {"metric": "r2", "value": 0.12, "chance": -0.01}  # above chance on the few clips ...
+    renders = {"fog": {"metric": "r2", "value": 0.02, "chance": 0.0}}  # ... not on the renders: left out
+    assert set(semantic.unreliable_heads(heldout, renders)) == {"sun", "fog"}
+    assert "held-out renders" in semantic.unreliable_heads(heldout, renders)["fog"]
+    assert "fog" not in semantic.unreliable_heads(heldout)  # 0.13 above chance on the clips alone
+    del heldout["fog"]
     gated = semantic.change_summary([{"biome": probs, "regression": reg[:300]}], left_out=left_out)
     assert gated["hour_drift_per_1k"] is None and gated["left_out"] == left_out
     assert "sun" not in gated["drift"]["heads"] and len(gated["drift"]["heads"]) == len(REGRESSION) - 1

@@ -19,7 +19,8 @@ through what the world detector recognises:
 Totals pool all videos: changes over total minutes, the mean slope, and per lag the mean over every pair
 of frames that far apart.
 
-Only heads that beat chance on the detector's held-out clips (not :func:`unreliable_heads`) enter a metric: a
+Only heads that beat chance by 0.1 on the detector's held-out clips and renders (not
+:func:`unreliable_heads`) enter a metric: a
 head that reads noise would report drift that is not there (on the default world the hour head does not:
 the light moves less across hours 9-15 than the per-shot exposure does). A metric whose head is left out
 is ``None``, and the record names every head left out with its held-out score.
@@ -58,11 +59,23 @@ def hour_slope(regression: np.ndarray) -> float:
     return float(abs(np.polyfit(t, hours, 1)[0])) if len(hours) > 2 else 0.0
 
 
-def unreliable_heads(heldout: Mapping[str, Mapping[str, float]] | None) -> dict[str, str]:
-    """``{head: why}`` for the heads left out: those whose held-out score does not beat its chance level
-    (``heldout`` as :func:`lvg.train.world.evaluate_heads` writes it; ``None`` leaves nothing out)."""
-    return {head: f"held-out {h['metric']} {h['value']:.3f} does not beat chance {h['chance']:.3f}"
-            for head, h in (heldout or {}).items() if not h["value"] > h["chance"]}
+MIN_LIFT = 0.1  # how far above chance a head must score on held-out data to enter a metric
+
+
+def unreliable_heads(heldout: Mapping[str, Mapping[str, float]] | None,
+                     renders: Mapping[str, Mapping[str, float]] | None = None,
+                     margin: float = MIN_LIFT) -> dict[str, str]:
+    """``{head: why}`` for the heads left out: those that do not beat their chance level by ``margin`` on the
+    held-out clips (``heldout``, as :func:`lvg.train.world.evaluate_heads` writes it) and, where given, on the
+    held-out renders (``renders``); ``None`` leaves nothing out. Why both: the dataset holds out ~8 shots, and
+    a head can beat chance on so few by luck (fog: R² 0.12 on the clips, 0.02 on ~47 renders)."""
+    out = {}
+    for head, h in (heldout or {}).items():
+        for where, r in (("held-out clips", h), ("held-out renders", (renders or {}).get(head))):
+            if r is not None and not r["value"] > r["chance"] + margin:
+                out[head] = f"{where}: {r['metric']} {r['value']:.3f}, not {margin} above chance {r['chance']:.3f}"
+                break
+    return out
 
 
 def change_summary(readouts: Iterable[dict[str, np.ndarray]], fps: float = 30.0, lags: Sequence[int] = LAGS,

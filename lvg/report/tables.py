@@ -241,7 +241,8 @@ def _fill_color(rows: list[dict[str, Any]], records: pd.DataFrame) -> None:
 
 def semantic_notes(records: pd.DataFrame) -> list[str]:
     """Per dataset: which world-detector heads the semantic columns use and which they leave out (those that
-    do not beat chance on held-out clips, :func:`lvg.metrics.semantic.unreliable_heads`), from the real record."""
+    do not beat chance by a margin on held-out clips and renders, :func:`lvg.metrics.semantic.unreliable_heads`),
+    from the real record."""
     sem = records[(records["kind"] == "semantic") & (records["method"] == "real")]
     notes = []
     for rec in sem["record"]:
@@ -251,7 +252,7 @@ def semantic_notes(records: pd.DataFrame) -> list[str]:
         left = "; ".join(f"{k} ({v})" for k, v in (rec.get("left_out") or {}).items())
         notes.append(f"Semantic columns ({rec['dataset']}): biome changes per minute of video, and world drift = mean "
                      f"|change| of the standardised world readout ({heads}) between frames {DRIFT_LAG} apart."
-                     + (f" Left out, not above chance on held-out clips: {left}." if left else ""))
+                     + (f" Left out, not clearly above chance on held-out data: {left}." if left else ""))
     return notes
 
 

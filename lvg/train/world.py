@@ -196,7 +196,9 @@ class WorldDetectorTraining:
 
     def export(self, run_dir: Path, step: int) -> Path:
         if self.fit_head is not None:
-            fit_regression_head(self.net, [self.fit_head[k] for k in range(HEAD_WINDOWS)])
+            ridges = fit_regression_head(self.net, [self.fit_head[k] for k in range(HEAD_WINDOWS)],
+                                         groups=[k % len(self.fit_head) for k in range(HEAD_WINDOWS)])
+            self.meta = {**self.meta, "regression_ridge": ridges}
         scores = {name: evaluate_heads(self.net, data, self.tc.eval_windows, self.tc.seed, self.train_means)
                   for name, data in self.heldout.items()}
         for name, accuracy in scores.items():
@@ -205,14 +207,22 @@ class WorldDetectorTraining:
                                    {**self.meta, "step": step, **scores, "train": self.tc.__dict__})
 
 
+RIDGES = (1.0, 10.0, 100.0, 1000.0)  # the refit's penalties, one chosen per target by grouped cross-validation
+FOLDS = 4
+
+
 @torch.no_grad()
-def fit_regression_head(net: WorldNet, items: list[dict[str, Any]], ridge: float = 10.0) -> None:
+def fit_regression_head(net: WorldNet, items: list[dict[str, Any]], ridge: float | tuple[float, ...] = RIDGES,
+                        groups: list[int] | None = None) -> dict[str, float]:
     """Refit the regression head in closed form (ridge regression, standardised inputs, bias free) on the
-    training windows ``items``, once training is over.
+    training windows ``items``, once training is over; return each target's penalty.
 
     Why: 400 Adam steps leave the linear head far from its least-squares optimum on inputs whose useful
-    variations are small (the colour statistics); the closed form is that optimum, in a fraction of a second.
-    benchmarks/world_detector_heads.py measures what it changes, head by head."""
+    variations are small (the hand-made statistics); the closed form is that optimum, in a fraction of a
+    second. With several penalties, each target gets the one with the least error over ``FOLDS``-fold
+    cross-validation, folds by ``groups`` (the windows' clips: windows of one shot share its state, and would
+    leak across folds): a faint target (hours from midday) needs a strong penalty, a sharp one (speed, from
+    the motion statistics) a weak one. benchmarks/world_detector_heads.py measures what it changes."""
     was_training = net.training
     net.eval()
     device = next(net.parameters()).device
@@ -220,14 +230,33 @@ def fit_regression_head(net: WorldNet, items: list[dict[str, Any]], ridge: float
     for item in items:
         xs.append(net.regression_input(item["video"][None].to(device).float())[0].double().cpu())
         ys.append(item["labels"]["regression"].T.double())
+    per_window = xs[0].shape[0]
     x, y = torch.cat(xs), torch.cat(ys)
-    mu, sd = x.mean(0), x.std(0).clamp_min(1e-6)
-    z = (x - mu) / sd  # zero mean: the bias is y's mean, unregularised
-    w = torch.linalg.solve(z.T @ z + ridge * torch.eye(z.shape[1], dtype=z.dtype), z.T @ (y - y.mean(0)))  # [D, K]
+    ridges = (ridge,) if isinstance(ridge, float | int) else tuple(ridge)
+    best = torch.full((y.shape[1],), float(ridges[0]), dtype=y.dtype)
+    if len(ridges) > 1:
+        g = torch.tensor(groups if groups is not None else range(len(items))).repeat_interleave(per_window)
+        fold = g % FOLDS
+        err = torch.stack([sum((_ridge(x[fold != f], y[fold != f], lam)(x[fold == f]) - y[fold == f]).square().sum(0)
+                               for f in range(FOLDS)) for lam in ridges])  # [ridges, K]: held-out squared error
+        best = torch.tensor(ridges, dtype=y.dtype)[err.argmin(0)]
     head = net.heads["regression"]
-    head.weight.copy_((w / sd[:, None]).T.to(head.weight))
-    head.bias.copy_((y.mean(0) - (mu / sd) @ w).to(head.bias))
+    for k, lam in enumerate(best.tolist()):
+        weight, bias = _ridge(x, y[:, [k]], lam, params=True)
+        head.weight[k] = weight[:, 0].to(head.weight)
+        head.bias[k] = bias[0].to(head.bias)
     net.train(was_training)
+    return {name: float(lam) for name, lam in zip(REGRESSION, best.tolist(), strict=True)}
+
+
+def _ridge(x: Tensor, y: Tensor, lam: float, params: bool = False):
+    """Ridge regression of ``y`` [M, K] on standardised ``x`` [M, D] (zero mean: the bias is y's mean,
+    unregularised): the fitted predictor, or (``params``) its weight [D, K] and bias [K] on raw inputs."""
+    mu, sd = x.mean(0), x.std(0).clamp_min(1e-6)
+    z = (x - mu) / sd
+    w = torch.linalg.solve(z.T @ z + lam * torch.eye(z.shape[1], dtype=z.dtype), z.T @ (y - y.mean(0)))
+    weight, bias = w / sd[:, None], y.mean(0) - (mu / sd) @ w
+    return (weight, bias) if params else (lambda v: v @ weight + bias)
 
 
 @torch.no_grad()
@@ -331,7 +360,8 @@ def run_train_world(section: dict[str, Any], dataset_dir: str | Path, world_csv:
         inputs.append(Path(corpus_dir) / WORLD_CSV)
     train_all = ConcatWindows(parts)
     net_cfg = WorldNetConfig(height=h, width=w, embed_dim=tc.embed_dim, channels=tuple(tc.channels),
-                             colour_cells=tc.colour_cells, colour_heads=tc.colour_heads)
+                             colour_cells=tc.colour_cells, colour_heads=tc.colour_heads,
+                             motion_bands=tc.motion_bands)
     meta = {"dataset": str(Path(dataset_dir).name), "resolution": tc.resolution, "seq_length": tc.seq_length,
             "train_clips": len(train_set), "heldout_clips": len(heldout),
             "corpus_clips": len(train_all) - len(train_set),
