@@ -13,9 +13,11 @@ too, so the columns compare). Variants, cumulative:
 * ``+corpus``: plus the 256 rendered shots;
 * ``+colour``: plus the input's colour statistics in the features;
 * ``+head``: plus those statistics in the regression head, refitted by ridge regression;
-* ``+motion`` (the default): plus the ground's horizontal motion per row band (block matching).
+* ``+motion``: plus the ground's horizontal motion per row band (block matching);
+* ``+view`` (the default): plus those statistics in the objects-in-view head, refitted as class-balanced
+  least-squares classifiers.
 
-``--variants +head +motion`` trains only those.
+``--variants +head +view`` trains only those.
 
 Writes ``<out>/heads.json`` and ``<out>/heads.md``.
 """
@@ -39,11 +41,12 @@ from lvg.metrics.world import load_world_detector
 from lvg.train.world import WorldWindows, evaluate_heads, regression_means, run_train_world
 
 VARIANTS = {
-    "before": {"colour_cells": 0, "colour_heads": False, "motion_bands": 0, "_corpus": False},
-    "+corpus": {"colour_cells": 0, "colour_heads": False, "motion_bands": 0},
-    "+colour": {"colour_heads": False, "motion_bands": 0},
-    "+head": {"motion_bands": 0},
-    "+motion": {},
+    "before": {"colour_cells": 0, "colour_heads": False, "motion_bands": 0, "view_heads": False, "_corpus": False},
+    "+corpus": {"colour_cells": 0, "colour_heads": False, "motion_bands": 0, "view_heads": False},
+    "+colour": {"colour_heads": False, "motion_bands": 0, "view_heads": False},
+    "+head": {"motion_bands": 0, "view_heads": False},
+    "+motion": {"view_heads": False},
+    "+view": {},
 }
 
 

@@ -51,6 +51,7 @@ from lvg.train.world import (
     ConcatWindows,
     WorldWindows,
     balanced_accuracy,
+    fit_in_view_head,
     fit_regression_head,
     group_labels,
     regression_means,
@@ -201,7 +202,7 @@ def test_motion_statistics_read_the_scroll_speed_per_band() -> None:
     assert still[0, :, :2].abs().max() * w < 0.01  # (the parabola through an exact match: a hair off 0)
     net = WorldNet(WorldNetConfig(height=32, width=w, embed_dim=4, colour_cells=1, colour_heads=True,
                                   motion_bands=2))
-    assert net.regression_input(video).shape == (1, 4, 4 + 6 + 4)  # e, colour, motion
+    assert net.head_input(video).shape == (1, 4, 4 + 6 + 4)  # e, colour, motion
 
 
 def test_regression_head_refit_is_least_squares() -> None:
@@ -211,7 +212,7 @@ def test_regression_head_refit_is_least_squares() -> None:
     items = [{"video": v, "labels": {"regression": torch.randn(len(REGRESSION), 4)}} for v in videos]
     fit_regression_head(net, items, ridge=1e-9)
     with torch.no_grad():
-        x = torch.cat([net.regression_input(v[None])[0] for v in videos]).double()  # [32, 4 + 6]
+        x = torch.cat([net.head_input(v[None])[0] for v in videos]).double()  # [32, 4 + 6]
         pred = torch.cat([net(v[None])["regression"][0].T for v in videos]).double()
     y = torch.cat([it["labels"]["regression"].T for it in items]).double()
     x1 = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
@@ -226,7 +227,7 @@ def test_regression_head_refit_picks_each_targets_penalty_by_cross_validation() 
     net = WorldNet(WorldNetConfig(height=16, width=16, embed_dim=4, colour_cells=1, colour_heads=True))
     videos = [torch.rand(3, 16, 16, 16) * 2 - 1 for _ in range(24)]
     with torch.no_grad():
-        x = torch.cat([net.regression_input(v[None])[0] for v in videos])  # [96, 10]
+        x = torch.cat([net.head_input(v[None])[0] for v in videos])  # [96, 10]
     y = torch.randn(len(x), len(REGRESSION))
     y[:, 0] = x @ torch.randn(x.shape[1]) * 5
     items = [{"video": v, "labels": {"regression": y[4 * i:4 * i + 4].T}} for i, v in enumerate(videos)]
@@ -237,6 +238,27 @@ def test_regression_head_refit_picks_each_targets_penalty_by_cross_validation() 
         pred = torch.cat([net(v[None])["regression"][0].T for v in videos])
     torch.testing.assert_close(pred[:, 0], y[:, 0], atol=1e-2, rtol=1e-3)
     assert pred[:, 1:].std(0).max() < 0.3 * y[:, 1:].std(0).min()  # shrunk towards the mean
+
+
+def test_in_view_refit_separates_a_rare_class_that_the_input_shows() -> None:
+    """A class in view in 1 position of 8, exactly where one input feature is high: the class-balanced
+    least-squares refit finds it (balanced accuracy 1), where plain least squares would answer "never"."""
+    torch.manual_seed(0)
+    net = WorldNet(WorldNetConfig(height=16, width=16, embed_dim=4, colour_cells=1, colour_heads=True,
+                                  view_heads=True))
+    videos = [torch.rand(3, 16, 16, 16) * 2 - 1 for _ in range(32)]
+    with torch.no_grad():
+        x = torch.cat([net.head_input(v[None])[0] for v in videos])  # [128, 10]
+    in_view = torch.zeros(len(x), len(OBJECT_CLASSES), dtype=torch.long)
+    in_view[:, 0] = (x[:, 4] > x[:, 4].quantile(7 / 8)).long()  # rare, and visible in input feature 4
+    in_view[:, 1] = 1  # always in view: keeps its trained weights
+    items = [{"video": v, "labels": {"in_view": in_view[4 * i:4 * i + 4].T}} for i, v in enumerate(videos)]
+    before = net.heads["in_view"].weight[1].clone()
+    fit_in_view_head(net, items, ridge=1e-3)
+    with torch.no_grad():
+        pred = torch.cat([(net(v[None])["in_view"][0].T > 0).long() for v in videos])
+    assert balanced_accuracy(pred[:, 0].numpy(), in_view[:, 0].numpy())["value"] > 0.95
+    assert torch.equal(net.heads["in_view"].weight[1], before)
 
 
 def test_balanced_accuracy_ignores_the_class_balance() -> None:

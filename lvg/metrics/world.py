@@ -78,6 +78,7 @@ class WorldNetConfig:
     colour_cells: int = 0  # the input's colour statistics on a cells x cells grid join e (0 = none; see above)
     colour_heads: bool = False  # ... and the regression head's input
     motion_bands: int = 0  # the input's horizontal motion in this many row bands joins them too (0 = none)
+    view_heads: bool = False  # the objects-in-view head reads the statistics too (with colour_heads)
     num_biomes: int = len(BIOME_NAMES)
     num_objects: int = len(OBJECT_CLASSES)
     num_regression: int = len(REGRESSION)
@@ -113,7 +114,7 @@ class WorldNet(nn.Module):
         self.heads = nn.ModuleDict({
             "biome": nn.Linear(cfg.embed_dim, cfg.num_biomes),
             "direction": nn.Linear(cfg.embed_dim, 1),
-            "in_view": nn.Linear(cfg.embed_dim, cfg.num_objects),
+            "in_view": nn.Linear(cfg.embed_dim + n_stats * (cfg.colour_heads and cfg.view_heads), cfg.num_objects),
             "regression": nn.Linear(cfg.embed_dim + n_stats * cfg.colour_heads, cfg.num_regression),
         })
 
@@ -135,21 +136,23 @@ class WorldNet(nn.Module):
             x = torch.cat([x, stats], dim=2)
         return F.leaky_relu(self.embed(x), 0.2).transpose(1, 2), stats
 
-    def _regression_input(self, e: Tensor, stats: Tensor | None) -> Tensor:
-        """The regression head's input ``[N, T/4, E (+ S)]``: ``e`` and, with ``colour_heads``, the
-        standardised input statistics."""
+    def _head_input(self, e: Tensor, stats: Tensor | None) -> Tensor:
+        """The regression head's input ``[N, T/4, E (+ S)]`` (and the in-view head's, with ``view_heads``):
+        ``e`` and, with ``colour_heads``, the standardised input statistics."""
         return torch.cat([e, stats], dim=2) if self.cfg.colour_heads and stats is not None else e
 
-    def regression_input(self, video: Tensor) -> Tensor:
-        """What the regression head reads from ``video`` (for its refit, lvg.train.world.fit_regression_head)."""
+    def head_input(self, video: Tensor) -> Tensor:
+        """What the regression head reads from ``video`` (for the refits, lvg.train.world.fit_regression_head
+        and fit_in_view_head)."""
         e, stats = self._features(video)
-        return self._regression_input(e.transpose(1, 2), stats)
+        return self._head_input(e.transpose(1, 2), stats)
 
     def forward(self, video: Tensor) -> dict[str, Tensor]:
         e, stats = self._features(video)
         e = e.transpose(1, 2)  # [N, T/4, E]
-        out = {k: head(e).transpose(1, 2) for k, head in self.heads.items() if k != "regression"}
-        out["regression"] = self.heads["regression"](self._regression_input(e, stats)).transpose(1, 2)
+        x = self._head_input(e, stats)
+        out = {k: head(x if k == "regression" or (k == "in_view" and self.cfg.view_heads) else e).transpose(1, 2)
+               for k, head in self.heads.items()}
         return out
 
 

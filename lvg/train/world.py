@@ -196,9 +196,9 @@ class WorldDetectorTraining:
 
     def export(self, run_dir: Path, step: int) -> Path:
         if self.fit_head is not None:
-            ridges = fit_regression_head(self.net, [self.fit_head[k] for k in range(HEAD_WINDOWS)],
-                                         groups=[k % len(self.fit_head) for k in range(HEAD_WINDOWS)])
-            self.meta = {**self.meta, "regression_ridge": ridges}
+            chosen = fit_heads(self.net, [self.fit_head[k] for k in range(HEAD_WINDOWS)],
+                               groups=[k % len(self.fit_head) for k in range(HEAD_WINDOWS)])
+            self.meta = {**self.meta, **chosen}
         scores = {name: evaluate_heads(self.net, data, self.tc.eval_windows, self.tc.seed, self.train_means)
                   for name, data in self.heldout.items()}
         for name, accuracy in scores.items():
@@ -209,6 +209,35 @@ class WorldDetectorTraining:
 
 RIDGES = (1.0, 10.0, 100.0, 1000.0)  # the refit's penalties, one chosen per target by grouped cross-validation
 FOLDS = 4
+VIEW_RIDGE = 10.0  # the in-view refit's penalty
+
+
+def _head_data(net: WorldNet, items: list[dict[str, Any]]) -> tuple[Tensor, dict[str, Tensor], int]:
+    """The heads' input ``[M, D]`` over every position of ``items``, their labels per position (``[M, K]``),
+    and the positions per window."""
+    device = next(net.parameters()).device
+    xs, labels = [], {}
+    for item in items:
+        xs.append(net.head_input(item["video"][None].to(device).float())[0].double().cpu())
+        for k in ("regression", "in_view"):
+            if k in item["labels"]:
+                labels.setdefault(k, []).append(item["labels"][k].T.double())
+    return torch.cat(xs), {k: torch.cat(v) for k, v in labels.items()}, xs[0].shape[0]
+
+
+@torch.no_grad()
+def fit_heads(net: WorldNet, items: list[dict[str, Any]], groups: list[int] | None = None) -> dict[str, Any]:
+    """Refit the regression head (:func:`fit_regression_head`) and, with ``view_heads``, the in-view head
+    (:func:`fit_in_view_head`) on the training windows ``items``, from one pass over them; return what was
+    chosen (``regression_ridge``, per target)."""
+    was_training = net.training
+    net.eval()
+    x, labels, per_window = _head_data(net, items)
+    out = {"regression_ridge": _refit_regression(net, x, labels["regression"], per_window, RIDGES, groups)}
+    if net.cfg.view_heads:
+        _refit_in_view(net, x, labels["in_view"])
+    net.train(was_training)
+    return out
 
 
 @torch.no_grad()
@@ -225,17 +254,19 @@ def fit_regression_head(net: WorldNet, items: list[dict[str, Any]], ridge: float
     the motion statistics) a weak one. benchmarks/world_detector_heads.py measures what it changes."""
     was_training = net.training
     net.eval()
-    device = next(net.parameters()).device
-    xs, ys = [], []
-    for item in items:
-        xs.append(net.regression_input(item["video"][None].to(device).float())[0].double().cpu())
-        ys.append(item["labels"]["regression"].T.double())
-    per_window = xs[0].shape[0]
-    x, y = torch.cat(xs), torch.cat(ys)
-    ridges = (ridge,) if isinstance(ridge, float | int) else tuple(ridge)
+    x, labels, per_window = _head_data(net, items)
+    ridges = (float(ridge),) if isinstance(ridge, float | int) else tuple(ridge)
+    out = _refit_regression(net, x, labels["regression"], per_window, ridges, groups)
+    net.train(was_training)
+    return out
+
+
+def _refit_regression(net: WorldNet, x: Tensor, y: Tensor, per_window: int, ridges: tuple[float, ...],
+                      groups: list[int] | None) -> dict[str, float]:
     best = torch.full((y.shape[1],), float(ridges[0]), dtype=y.dtype)
     if len(ridges) > 1:
-        g = torch.tensor(groups if groups is not None else range(len(items))).repeat_interleave(per_window)
+        n = len(x) // per_window
+        g = torch.tensor(groups if groups is not None else range(n)).repeat_interleave(per_window)
         fold = g % FOLDS
         err = torch.stack([sum((_ridge(x[fold != f], y[fold != f], lam)(x[fold == f]) - y[fold == f]).square().sum(0)
                                for f in range(FOLDS)) for lam in ridges])  # [ridges, K]: held-out squared error
@@ -245,8 +276,39 @@ def fit_regression_head(net: WorldNet, items: list[dict[str, Any]], ridge: float
         weight, bias = _ridge(x, y[:, [k]], lam, params=True)
         head.weight[k] = weight[:, 0].to(head.weight)
         head.bias[k] = bias[0].to(head.bias)
-    net.train(was_training)
     return {name: float(lam) for name, lam in zip(REGRESSION, best.tolist(), strict=True)}
+
+
+def fit_in_view_head(net: WorldNet, items: list[dict[str, Any]], ridge: float = VIEW_RIDGE) -> None:
+    """Refit the in-view head (``view_heads``) as class-balanced least-squares classifiers: per object class,
+    ridge regression of +1 (in view) / -1 (not) on the standardised head input, the positions of each kind
+    weighted to half the total, so that a rare class is not learnt as "never" (a class constant over the
+    training windows keeps its trained weights).
+
+    Why: the BCE-trained head, even class-weighted and reading the statistics, stayed at chance for riders
+    (held-out balanced accuracy 0.51); refitted, 0.69 on the held-out renders (near objects 0.65 -> 0.76)."""
+    was_training = net.training
+    net.eval()
+    x, labels, _ = _head_data(net, items)
+    _refit_in_view(net, x, labels["in_view"], ridge)
+    net.train(was_training)
+
+
+@torch.no_grad()
+def _refit_in_view(net: WorldNet, x: Tensor, t: Tensor, ridge: float = VIEW_RIDGE) -> None:
+    mu, sd = x.mean(0), x.std(0).clamp_min(1e-6)
+    z = torch.cat([(x - mu) / sd, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
+    penalty = ridge * torch.eye(z.shape[1], dtype=x.dtype)
+    penalty[-1, -1] = 0  # the bias is not penalised
+    head = net.heads["in_view"]
+    for k in range(t.shape[1]):
+        pos = t[:, k] > 0.5
+        if pos.all() or not pos.any():
+            continue
+        weight = torch.where(pos, 0.5 / pos.double().mean(), 0.5 / (~pos).double().mean())
+        w = torch.linalg.solve(z.T @ (z * weight[:, None]) + penalty, z.T @ (weight * (2 * t[:, k] - 1)))
+        head.weight[k] = (w[:-1] / sd).to(head.weight)
+        head.bias[k] = (w[-1] - (mu / sd) @ w[:-1]).to(head.bias)
 
 
 def _ridge(x: Tensor, y: Tensor, lam: float, params: bool = False):
@@ -361,7 +423,7 @@ def run_train_world(section: dict[str, Any], dataset_dir: str | Path, world_csv:
     train_all = ConcatWindows(parts)
     net_cfg = WorldNetConfig(height=h, width=w, embed_dim=tc.embed_dim, channels=tuple(tc.channels),
                              colour_cells=tc.colour_cells, colour_heads=tc.colour_heads,
-                             motion_bands=tc.motion_bands)
+                             motion_bands=tc.motion_bands, view_heads=tc.view_heads)
     meta = {"dataset": str(Path(dataset_dir).name), "resolution": tc.resolution, "seq_length": tc.seq_length,
             "train_clips": len(train_set), "heldout_clips": len(heldout),
             "corpus_clips": len(train_all) - len(train_set),
