@@ -24,7 +24,8 @@ from motion (0.95 held out), and frozen or shuffled videos look unlike real ones
     conv3d 3x3x3 stride (1,2,2) c2 -> c3   GroupNorm, lrelu      T/4   x  4 x  4
     flatten the 4x4 map (adaptive pooling), + the input's colour and motion statistics (see below),
     linear -> embed_dim, lrelu: e [N, E, T/4]
-    heads: one linear map of e per target group
+    heads: one linear map per target group, of e (biome, direction) or of e and the statistics (regression,
+           objects in view: colour_heads, view_heads)
 
 with (c0, c1, c2, c3) = (8, 32, 64, 96). The first layer runs at full resolution: with c0 = 16 it was two
 thirds of the detector's time on a CPU; c0 = 8 makes a forward pass 1.8x faster (training 1.5x) and passed
