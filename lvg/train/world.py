@@ -9,7 +9,10 @@ direction a matter of motion, not of how a clip looks. Clips are split by a hash
 on and give the held-out accuracy per head that the detector's record carries (with the chance level of each
 head: the most frequent class, 0.5 balanced accuracy for an object in view, the R² of the training mean for a
 regression). The rendered corpus (:mod:`lvg.data.world_corpus`) is split the same way: its held-out renders
-(``heldout_renders`` in the record) measure each head on ~50 more shots than the dataset's ~8.
+(``heldout_renders`` in the record) measure each head on ~50 more shots than the dataset's ~8. When training
+ends, the regression and objects-in-view heads are refitted in closed form on 512 training windows
+(:func:`fit_heads`): linear heads on small, hand-made statistics are far from their optimum after a few
+hundred steps.
 """
 
 from __future__ import annotations
@@ -246,7 +249,7 @@ def fit_regression_head(net: WorldNet, items: list[dict[str, Any]], ridge: float
     """Refit the regression head in closed form (ridge regression, standardised inputs, bias free) on the
     training windows ``items``, once training is over; return each target's penalty.
 
-    Why: 400 Adam steps leave the linear head far from its least-squares optimum on inputs whose useful
+    Why: a few hundred Adam steps leave the linear head far from its least-squares optimum on inputs whose useful
     variations are small (the hand-made statistics); the closed form is that optimum, in a fraction of a
     second. With several penalties, each target gets the one with the least error over ``FOLDS``-fold
     cross-validation, folds by ``groups`` (the windows' clips: windows of one shot share its state, and would
@@ -279,6 +282,7 @@ def _refit_regression(net: WorldNet, x: Tensor, y: Tensor, per_window: int, ridg
     return {name: float(lam) for name, lam in zip(REGRESSION, best.tolist(), strict=True)}
 
 
+@torch.no_grad()
 def fit_in_view_head(net: WorldNet, items: list[dict[str, Any]], ridge: float = VIEW_RIDGE) -> None:
     """Refit the in-view head (``view_heads``) as class-balanced least-squares classifiers: per object class,
     ridge regression of +1 (in view) / -1 (not) on the standardised head input, the positions of each kind
@@ -311,7 +315,7 @@ def _refit_in_view(net: WorldNet, x: Tensor, t: Tensor, ridge: float = VIEW_RIDG
         head.bias[k] = (w[-1] - (mu / sd) @ w[:-1]).to(head.bias)
 
 
-def _ridge(x: Tensor, y: Tensor, lam: float, params: bool = False):
+def _ridge(x: Tensor, y: Tensor, lam: float, params: bool = False) -> Any:
     """Ridge regression of ``y`` [M, K] on standardised ``x`` [M, D] (zero mean: the bias is y's mean,
     unregularised): the fitted predictor, or (``params``) its weight [D, K] and bias [K] on raw inputs."""
     mu, sd = x.mean(0), x.std(0).clamp_min(1e-6)
