@@ -51,8 +51,7 @@ from lvg.train.world import (
     ConcatWindows,
     WorldWindows,
     balanced_accuracy,
-    fit_in_view_head,
-    fit_regression_head,
+    fit_heads,
     group_labels,
     regression_means,
     run_train_world,
@@ -209,8 +208,9 @@ def test_regression_head_refit_is_least_squares() -> None:
     torch.manual_seed(0)
     net = WorldNet(WorldNetConfig(height=16, width=16, embed_dim=4, colour_cells=1, colour_heads=True))
     videos = [torch.rand(3, 16, 16, 16) * 2 - 1 for _ in range(8)]
-    items = [{"video": v, "labels": {"regression": torch.randn(len(REGRESSION), 4)}} for v in videos]
-    fit_regression_head(net, items, ridge=1e-9)
+    items = [{"video": v, "labels": {"regression": torch.randn(len(REGRESSION), 4), "in_view": torch.zeros(len(OBJECT_CLASSES), 4, dtype=torch.long)}}
+             for v in videos]
+    fit_heads(net, items, ridges=(1e-9,))
     with torch.no_grad():
         x = torch.cat([net.head_input(v[None])[0] for v in videos]).double()  # [32, 4 + 6]
         pred = torch.cat([net(v[None])["regression"][0].T for v in videos]).double()
@@ -230,8 +230,9 @@ def test_regression_head_refit_picks_each_targets_penalty_by_cross_validation() 
         x = torch.cat([net.head_input(v[None])[0] for v in videos])  # [96, 10]
     y = torch.randn(len(x), len(REGRESSION))
     y[:, 0] = x @ torch.randn(x.shape[1]) * 5
-    items = [{"video": v, "labels": {"regression": y[4 * i:4 * i + 4].T}} for i, v in enumerate(videos)]
-    ridges = fit_regression_head(net, items, ridge=(1e-3, 1e4), groups=list(range(len(videos))))
+    items = [{"video": v, "labels": {"regression": y[4 * i:4 * i + 4].T, "in_view": torch.zeros(len(OBJECT_CLASSES), 4, dtype=torch.long)}}
+             for i, v in enumerate(videos)]
+    ridges = fit_heads(net, items, groups=list(range(len(videos))), ridges=(1e-3, 1e4))["regression_ridge"]
     names = list(REGRESSION)
     assert ridges[names[0]] == 1e-3 and all(ridges[k] == 1e4 for k in names[1:])
     with torch.no_grad():
@@ -252,9 +253,10 @@ def test_in_view_refit_separates_a_rare_class_that_the_input_shows() -> None:
     in_view = torch.zeros(len(x), len(OBJECT_CLASSES), dtype=torch.long)
     in_view[:, 0] = (x[:, 4] > x[:, 4].quantile(7 / 8)).long()  # rare, and visible in input feature 4
     in_view[:, 1] = 1  # always in view: keeps its trained weights
-    items = [{"video": v, "labels": {"in_view": in_view[4 * i:4 * i + 4].T}} for i, v in enumerate(videos)]
+    items = [{"video": v, "labels": {"in_view": in_view[4 * i:4 * i + 4].T,
+                                     "regression": torch.zeros(len(REGRESSION), 4)}} for i, v in enumerate(videos)]
     before = net.heads["in_view"].weight[1].clone()
-    fit_in_view_head(net, items, ridge=1e-3)
+    fit_heads(net, items, view_ridge=1e-3)
     with torch.no_grad():
         pred = torch.cat([(net(v[None])["in_view"][0].T > 0).long() for v in videos])
     assert balanced_accuracy(pred[:, 0].numpy(), in_view[:, 0].numpy())["value"] > 0.95

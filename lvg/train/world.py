@@ -215,51 +215,39 @@ FOLDS = 4
 VIEW_RIDGE = 10.0  # the in-view refit's penalty
 
 
-def _head_data(net: WorldNet, items: list[dict[str, Any]]) -> tuple[Tensor, dict[str, Tensor], int]:
-    """The heads' input ``[M, D]`` over every position of ``items``, their labels per position (``[M, K]``),
-    and the positions per window."""
+@torch.no_grad()
+def fit_heads(net: WorldNet, items: list[dict[str, Any]], groups: list[int] | None = None,
+              ridges: tuple[float, ...] = RIDGES, view_ridge: float = VIEW_RIDGE) -> dict[str, Any]:
+    """Refit, in closed form on the training windows ``items`` once training is over, the regression head
+    and (with ``view_heads``) the objects-in-view head, from one pass over the windows; return the penalty
+    chosen per regression target (``regression_ridge``).
+
+    Why: a few hundred Adam steps leave these linear heads far from their optimum on inputs whose useful
+    variations are small (the hand-made statistics); the closed form is that optimum, in a fraction of a
+    second. benchmarks/world_detector_heads.py measures what it changes.
+
+    * Regression: ridge regression on the standardised head input, bias unpenalised. With several
+      ``ridges``, each target gets the one with the least error over ``FOLDS``-fold cross-validation, folds
+      by ``groups`` (the windows' clips: windows of one shot share its state, and would leak across folds): a
+      faint target (hours from midday) needs a strong penalty, a sharp one (speed) a weak one.
+    * Objects in view: per class, class-balanced least squares, +1 (in view) / -1 (not), the positions of
+      each kind weighted to half the total so that a rare class is not learnt as "never"; a class constant
+      over the windows keeps its trained weights. The BCE-trained head stayed at chance for riders (held-out
+      balanced accuracy 0.51); refitted, 0.69 on the held-out renders (near objects 0.65 -> 0.76).
+    """
+    was_training = net.training
+    net.eval()
     device = next(net.parameters()).device
     xs, labels = [], {}
     for item in items:
         xs.append(net.head_input(item["video"][None].to(device).float())[0].double().cpu())
         for k in ("regression", "in_view"):
-            if k in item["labels"]:
-                labels.setdefault(k, []).append(item["labels"][k].T.double())
-    return torch.cat(xs), {k: torch.cat(v) for k, v in labels.items()}, xs[0].shape[0]
-
-
-@torch.no_grad()
-def fit_heads(net: WorldNet, items: list[dict[str, Any]], groups: list[int] | None = None) -> dict[str, Any]:
-    """Refit the regression head (:func:`fit_regression_head`) and, with ``view_heads``, the in-view head
-    (:func:`fit_in_view_head`) on the training windows ``items``, from one pass over them; return what was
-    chosen (``regression_ridge``, per target)."""
-    was_training = net.training
-    net.eval()
-    x, labels, per_window = _head_data(net, items)
-    out = {"regression_ridge": _refit_regression(net, x, labels["regression"], per_window, RIDGES, groups)}
+            labels.setdefault(k, []).append(item["labels"][k].T.double())
+    x, per_window = torch.cat(xs), xs[0].shape[0]
+    out = {"regression_ridge": _refit_regression(net, x, torch.cat(labels["regression"]), per_window, ridges,
+                                                 groups)}
     if net.cfg.view_heads:
-        _refit_in_view(net, x, labels["in_view"])
-    net.train(was_training)
-    return out
-
-
-@torch.no_grad()
-def fit_regression_head(net: WorldNet, items: list[dict[str, Any]], ridge: float | tuple[float, ...] = RIDGES,
-                        groups: list[int] | None = None) -> dict[str, float]:
-    """Refit the regression head in closed form (ridge regression, standardised inputs, bias free) on the
-    training windows ``items``, once training is over; return each target's penalty.
-
-    Why: a few hundred Adam steps leave the linear head far from its least-squares optimum on inputs whose useful
-    variations are small (the hand-made statistics); the closed form is that optimum, in a fraction of a
-    second. With several penalties, each target gets the one with the least error over ``FOLDS``-fold
-    cross-validation, folds by ``groups`` (the windows' clips: windows of one shot share its state, and would
-    leak across folds): a faint target (hours from midday) needs a strong penalty, a sharp one (speed, from
-    the motion statistics) a weak one. benchmarks/world_detector_heads.py measures what it changes."""
-    was_training = net.training
-    net.eval()
-    x, labels, per_window = _head_data(net, items)
-    ridges = (float(ridge),) if isinstance(ridge, float | int) else tuple(ridge)
-    out = _refit_regression(net, x, labels["regression"], per_window, ridges, groups)
+        _refit_in_view(net, x, torch.cat(labels["in_view"]), view_ridge)
     net.train(was_training)
     return out
 
@@ -283,23 +271,7 @@ def _refit_regression(net: WorldNet, x: Tensor, y: Tensor, per_window: int, ridg
 
 
 @torch.no_grad()
-def fit_in_view_head(net: WorldNet, items: list[dict[str, Any]], ridge: float = VIEW_RIDGE) -> None:
-    """Refit the in-view head (``view_heads``) as class-balanced least-squares classifiers: per object class,
-    ridge regression of +1 (in view) / -1 (not) on the standardised head input, the positions of each kind
-    weighted to half the total, so that a rare class is not learnt as "never" (a class constant over the
-    training windows keeps its trained weights).
-
-    Why: the BCE-trained head, even class-weighted and reading the statistics, stayed at chance for riders
-    (held-out balanced accuracy 0.51); refitted, 0.69 on the held-out renders (near objects 0.65 -> 0.76)."""
-    was_training = net.training
-    net.eval()
-    x, labels, _ = _head_data(net, items)
-    _refit_in_view(net, x, labels["in_view"], ridge)
-    net.train(was_training)
-
-
-@torch.no_grad()
-def _refit_in_view(net: WorldNet, x: Tensor, t: Tensor, ridge: float = VIEW_RIDGE) -> None:
+def _refit_in_view(net: WorldNet, x: Tensor, t: Tensor, ridge: float) -> None:
     mu, sd = x.mean(0), x.std(0).clamp_min(1e-6)
     z = torch.cat([(x - mu) / sd, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
     penalty = ridge * torch.eye(z.shape[1], dtype=x.dtype)
