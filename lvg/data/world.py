@@ -39,7 +39,7 @@ from lvg.io import atomic_open, read_json
 NOON = 12.25
 REGRESSION = {  # name -> (column, offset, scale): target = (f(column) - offset) / scale (f: TRANSFORMS or none)
     "sun": ("hour", 2.15, 1.5),  # hours from midday
-    "fog": ("fog", 0.17, 0.14),
+    "fog": ("fog", 0.33, 0.29),
     "cloud_cover": ("cloud_cover", 0.4, 0.23),
     "speed": ("speed", 0.021, 0.0026),
     "horizon": ("horizon", 0.48, 0.085),
