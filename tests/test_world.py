@@ -21,7 +21,7 @@ import torch
 from helpers import assert_same_run
 from torch import Tensor
 
-from lvg.data.reader import VideoDataset
+from lvg.data.reader import VideoDataset, derived_generator
 from lvg.data.shards import ShardReader
 from lvg.data.synthetic import (
     _NK,
@@ -48,11 +48,13 @@ from lvg.metrics.world import (
     motion_stats,
 )
 from lvg.train.world import (
+    NEGATIVE_KINDS,
     ConcatWindows,
     WorldWindows,
     balanced_accuracy,
     fit_heads,
     group_labels,
+    make_negatives,
     regression_means,
     run_train_world,
 )
@@ -263,6 +265,33 @@ def test_in_view_refit_separates_a_rare_class_that_the_input_shows() -> None:
     assert torch.equal(net.heads["in_view"].weight[1], before)
 
 
+def test_negatives_are_flat_scrambled_and_recoloured_windows() -> None:
+    g = torch.Generator().manual_seed(0)
+    y = torch.linspace(-1, 1, 32)[:, None].expand(32, 32)
+    video = torch.stack([torch.stack([y, 0.5 * y.T, -0.8 * y]) + 0.05 * torch.randn(3, 32, 32, generator=g)
+                         for _ in range(8)], 1).clamp(-1, 1)  # [3, 8, 32, 32]: a vertical gradient (sky, ground)
+    videos = video[None].expand(3, -1, -1, -1, -1).clone()
+    neg = make_negatives(videos, derived_generator(1, 2))
+    assert NEGATIVE_KINDS == ("flat", "scrambled", "recoloured") and neg.shape == videos.shape
+    assert torch.equal(neg, make_negatives(videos, derived_generator(1, 2)))  # a pure function of its stream
+    flat, scrambled, recoloured = neg
+    assert flat.std(dim=(2, 3)).max() < 0.5 * video.std(dim=(2, 3)).min()  # no layout left
+    assert torch.equal(scrambled.flatten(2).sort(dim=2).values, video.flatten(2).sort(dim=2).values)  # same pixels
+    assert not torch.equal(scrambled, video)
+    perm = [next((c for c in range(3) for sign in (1, -1) if torch.equal(recoloured[k], sign * video[c])), None)
+            for k in range(3)]
+    assert sorted(perm) == [0, 1, 2] and perm != [0, 1, 2]  # a permutation, never the identity
+
+
+def test_real_head_exists_only_with_negatives() -> None:
+    cfg = WorldNetConfig(height=32, width=32, channels=(8, 8, 16, 24), embed_dim=4, colour_cells=1,
+                         colour_heads=True, view_heads=True, negatives=True)
+    video = torch.rand(2, 3, 16, 32, 32) * 2 - 1
+    assert WorldNet(cfg)(video)["real"].shape == (2, 1, 4)
+    assert "real" not in WorldNet(WorldNetConfig(height=32, width=32, channels=(8, 8, 16, 24)))(video)
+    assert WorldNetConfig.from_dict(cfg.to_dict()) == cfg
+
+
 def test_balanced_accuracy_ignores_the_class_balance() -> None:
     truth = np.array([1] * 9 + [0])
     assert balanced_accuracy(np.ones(10, np.int64), truth)["value"] == 0.5  # the constant answer: chance
@@ -431,8 +460,9 @@ def test_detector_trains_reports_heldout_accuracy_and_resumes_exactly(world_data
     meta = json.loads(a.with_suffix(".json").read_text())
     assert meta["model"] == "world" and meta["heldout_clips"] >= 1 and meta["train_clips"] >= 1
     assert meta["corpus_clips"] + meta["heldout_render_clips"] == 8 and meta["heldout_render_clips"] >= 1
-    heads = {"biome", "direction", *(f"in_view_{c}" for c in OBJECT_CLASSES), *REGRESSION}
+    heads = {"biome", "direction", *(f"in_view_{c}" for c in OBJECT_CLASSES), *REGRESSION, "real"}
     held = meta["heldout"]
+    assert 0 <= held["real"]["value"] <= 1 and held["real"]["metric"] == "balanced accuracy"
     assert set(held) == set(meta["heldout_renders"]) == heads
     assert all(0 <= v["value"] <= 1 and 0 < v["chance"] <= 1 for v in held.values() if v["metric"] == "accuracy")
     assert all(v["chance"] == 0.5 for v in held.values() if v["metric"] == "balanced accuracy" and "note" not in v)

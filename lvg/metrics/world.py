@@ -80,6 +80,7 @@ class WorldNetConfig:
     colour_heads: bool = False  # ... and the regression head's input
     motion_bands: int = 0  # the input's horizontal motion in this many row bands joins them too (0 = none)
     view_heads: bool = False  # the objects-in-view head reads the statistics too (with colour_heads)
+    negatives: bool = False  # a "real" head on e, trained against made-up windows (lvg.train.world.make_negatives)
     num_biomes: int = len(BIOME_NAMES)
     num_objects: int = len(OBJECT_CLASSES)
     num_regression: int = len(REGRESSION)
@@ -119,6 +120,8 @@ class WorldNet(nn.Module):
             "in_view": nn.Linear(cfg.embed_dim + n_stats * (cfg.colour_heads and cfg.view_heads), cfg.num_objects),
             "regression": nn.Linear(cfg.embed_dim + n_stats * cfg.colour_heads, cfg.num_regression),
         })
+        if cfg.negatives:  # real (1) or made up (0), per position
+            self.heads["real"] = nn.Linear(cfg.embed_dim, 1)
 
     def embedding(self, video: Tensor) -> Tensor:
         """``[N, 3, T, H, W]`` in [-1, 1] (T a multiple of 4, >= 16) -> ``[N, E, T/4]``."""

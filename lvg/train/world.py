@@ -147,12 +147,60 @@ def _labels_to(labels: dict[str, Tensor], device: torch.device) -> dict[str, Ten
     return {k: v.to(device) for k, v in labels.items()}
 
 
+NEGATIVE_KINDS = ("flat", "scrambled", "recoloured")
+NEGATIVE_SALT = 0x6E6567  # the negatives' random stream: (seed, salt, step)
+
+
+def make_negatives(videos: Tensor, gen: torch.Generator) -> Tensor:
+    """Windows that are not the world, made from real ones ``[N, 3, T, H, W]`` in [-1, 1], the kinds of
+    :data:`NEGATIVE_KINDS` in turn. The "real" head learns to tell them from real windows.
+
+    Why: trained on real windows only, the detector's features place whatever is off the world's manifold
+    anywhere, often near the real mean: a flat grey video (the untrained control) scored FVD16 176 against
+    290 for TATS-lite's sky-over-ground frames. These kinds are what a weak generator draws and what the
+    world never shows; they are not the sanity ranking's degradations (time-shuffled, frozen, blurred, colour
+    noise / blobs), so that check stays independent:
+
+    * ``flat``: a smooth colour field (the window's mean colour per frame, a random tint, a random 2x2-cell
+      gradient), with faint noise;
+    * ``scrambled``: the window's 4x4 grid of blocks shuffled, the same permutation in every frame (the
+      world's colours and motion, none of its layout);
+    * ``recoloured``: the window with its colour channels permuted (never the identity) and some negated
+      (its layout and motion, in colours it never has).
+    """
+    out = []
+    for i, v in enumerate(videos):
+        kind = NEGATIVE_KINDS[i % len(NEGATIVE_KINDS)]
+        c, t, h, w = v.shape
+        if kind == "flat":
+            mean = v.mean(dim=(2, 3), keepdim=True)
+            tint = (torch.rand(3, 1, 1, 1, generator=gen) * 2 - 1) * 0.3
+            field = torch.rand(1, 3, 2, 2, generator=gen) * 2 - 1
+            field = torch.nn.functional.interpolate(field, size=(h, w), mode="bilinear", align_corners=True)
+            x = mean + tint + 0.25 * field[0, :, None] + 0.02 * torch.randn(v.shape, generator=gen)
+        elif kind == "scrambled":
+            bh, bw = h // 4, w // 4
+            blocks = v[:, :, :4 * bh, :4 * bw].reshape(c, t, 4, bh, 4, bw).permute(2, 4, 0, 1, 3, 5).reshape(16, c, t, bh, bw)
+            perm = torch.randperm(16, generator=gen)
+            if bool((perm == torch.arange(16)).all()):
+                perm = perm.roll(1)
+            x = blocks[perm].reshape(4, 4, c, t, bh, bw).permute(2, 3, 0, 4, 1, 5).reshape(c, t, 4 * bh, 4 * bw)
+            x = torch.nn.functional.pad(x, (0, w - 4 * bw, 0, h - 4 * bh))
+        else:
+            perm = torch.tensor([[0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]])[
+                int(torch.randint(5, (), generator=gen))]
+            sign = torch.where(torch.rand(3, generator=gen) < 0.5, -1.0, 1.0)
+            x = v[perm] * sign[:, None, None, None]
+        out.append(x.clamp(-1, 1))
+    return torch.stack(out)
+
+
 # ---------------------------------------------------------------------------------------------- algorithm
 class WorldDetectorTraining:
     """Supervised training of :class:`WorldNet` as an :class:`lvg.train.loop.Algorithm` (AdamW, all heads'
     losses summed), exporting the detector with its held-out accuracy."""
 
-    loss_names = ("loss", "loss_biome", "loss_direction", "loss_in_view", "loss_regression")
+    loss_names = ("loss", "loss_biome", "loss_direction", "loss_in_view", "loss_regression", "loss_real")
 
     def __init__(self, tc: WorldTrainConfig, net_cfg: WorldNetConfig, heldout: dict[str, WorldWindows],
                  meta: dict[str, Any],
@@ -186,8 +234,19 @@ class WorldDetectorTraining:
     def train_step(self, step: int, batches: BatchSource) -> dict[str, float]:
         b = batches.next()
         self.opt.zero_grad(set_to_none=True)
-        losses = head_losses(self.net(b["video"].float()), _labels_to(b["labels"], self.device),
+        video = b["video"].float()
+        n = video.shape[0]
+        if self.net.cfg.negatives:  # a quarter more windows, made up (see make_negatives)
+            gen = derived_generator(self.tc.seed, NEGATIVE_SALT, self.info.rank, step)
+            video = torch.cat([video, make_negatives(video[:max(1, n // 4)].cpu(), gen).to(video)])
+        out = self.net(video)
+        losses = head_losses({k: v[:n] for k, v in out.items()}, _labels_to(b["labels"], self.device),
                              self.in_view_weight)
+        if self.net.cfg.negatives:
+            real = out["real"][:, 0]
+            target = torch.zeros_like(real)
+            target[:n] = 1
+            losses["real"] = torch.nn.functional.binary_cross_entropy_with_logits(real, target)
         loss = sum(losses.values())
         loss.backward()
         dist.all_reduce_grads(self.net.parameters())
@@ -309,8 +368,10 @@ def evaluate_heads(net: WorldNet, data: WorldWindows, num_windows: int, seed: in
     was_training = net.training
     net.eval()
     gen = derived_generator(seed, 0xE7A1)
+    neg_gen = derived_generator(seed, 0xE7A2)  # its own stream: the windows scored stay those without negatives
     preds: dict[str, list[np.ndarray]] = {"biome": [], "direction": [], "in_view": [], "regression": []}
     truth: dict[str, list[np.ndarray]] = {k: [] for k in preds}
+    real_hits: list[tuple[float, float]] = []
     for k in range(num_windows):
         clip = data.clips[k % len(data.clips)]
         start, _ = data.base.sample_window(clip, gen)
@@ -320,6 +381,10 @@ def evaluate_heads(net: WorldNet, data: WorldWindows, num_windows: int, seed: in
         preds["direction"].append((out["direction"][0, 0] > 0).long().cpu().numpy())
         preds["in_view"].append((out["in_view"][0] > 0).long().cpu().numpy())
         preds["regression"].append(out["regression"][0].cpu().numpy())
+        if net.cfg.negatives:  # this window, and one negative of the kind whose turn it is
+            fake = make_negatives(item["video"][None].expand(k % len(NEGATIVE_KINDS) + 1, -1, -1, -1, -1), neg_gen)[-1:]
+            logits = net(fake.to(out["real"]))["real"]
+            real_hits.append((float((out["real"] > 0).float().mean()), float((logits < 0).float().mean())))
         for key in truth:
             truth[key].append(item["labels"][key].numpy())
     net.train(was_training)
@@ -339,6 +404,10 @@ def evaluate_heads(net: WorldNet, data: WorldWindows, num_windows: int, seed: in
             continue
         chance = 0.0 if train_means is None else 1 - float(((train_means[i] - t[i]) ** 2).mean()) / var
         res[name] = {"value": 1 - float(((p[i] - t[i]) ** 2).mean()) / var, "chance": chance, "metric": "r2"}
+    if real_hits:  # real windows called real, negatives called made-up: the mean of the two hit rates
+        hits = np.array(real_hits).mean(0)
+        res["real"] = {"value": float(hits.mean()), "chance": 0.5, "metric": "balanced accuracy",
+                       "real_called_real": float(hits[0]), "negatives_called_negative": float(hits[1])}
     for r in res.values():
         r["lift"] = r["value"] - r["chance"]  # NaN where undefined
     return res
@@ -399,7 +468,7 @@ def run_train_world(section: dict[str, Any], dataset_dir: str | Path, world_csv:
     train_all = ConcatWindows(parts)
     net_cfg = WorldNetConfig(height=h, width=w, embed_dim=tc.embed_dim, channels=tuple(tc.channels),
                              colour_cells=tc.colour_cells, colour_heads=tc.colour_heads,
-                             motion_bands=tc.motion_bands, view_heads=tc.view_heads)
+                             motion_bands=tc.motion_bands, view_heads=tc.view_heads, negatives=tc.negatives)
     meta = {"dataset": str(Path(dataset_dir).name), "resolution": tc.resolution, "seq_length": tc.seq_length,
             "train_clips": len(train_set), "heldout_clips": len(heldout),
             "corpus_clips": len(train_all) - len(train_set),
