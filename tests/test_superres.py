@@ -251,6 +251,22 @@ def test_each_hr_frame_sees_only_its_window() -> None:
 
 
 @torch.no_grad()
+def test_lr_skip_adds_the_upsampled_centre_frame() -> None:
+    g = _tiny_g()
+    skip = SRGenerator(SRGeneratorConfig.tiny(lr_skip=True)).eval()
+    skip.load_state_dict(g.state_dict())  # the option adds no parameters
+    assert SRGeneratorConfig.from_dict(skip.cfg.to_dict()).lr_skip and not g.cfg.lr_skip
+    y, x = torch.meshgrid(torch.linspace(-1, 1, 16), torch.linspace(-1, 1, 16), indexing="ij")
+    lr = torch.stack([torch.stack([0.5 * x + 0.05 * t, 0.5 * y, 0.4 * x * y - 0.03 * t]) for t in range(12)], 1)[None]
+    z = torch.randn(1, g.cfg.z_dim, generator=torch.Generator().manual_seed(3))
+    added = skip(lr, z) - g(lr, z)  # [1, 3, 4, 32, 32]: output frame t is centred on LR frame t + 4
+    up = F.interpolate(lr[0, :, 4:8].transpose(0, 1), size=(32, 32), mode="bilinear", align_corners=False)
+    inner = (slice(None), slice(None), slice(4, -4), slice(4, -4))  # the borders: replicate padding differs
+    assert (added[0].transpose(0, 1)[inner] - up[inner]).abs().max() < 1e-3
+    assert (added[0].transpose(0, 1) - up).abs().mean() < 0.01
+
+
+@torch.no_grad()
 def test_chunked_generation_equals_one_pass() -> None:
     g = _tiny_g()
     lr, z = _lr(g.cfg, 1, 8, 3), torch.randn(1, g.cfg.z_dim, generator=torch.Generator().manual_seed(4))
