@@ -9,7 +9,8 @@ overrides on params.yaml's section (the same clips and labels as the DAG's; ~3 C
 ``--detector NAME=PATH`` adds an existing detector file. Then every sample set under ``--samples`` (the
 default run's, one folder per method) is scored by every detector: FVD16 of ``--clips`` windows
 (:func:`lvg.evaluate.fake_clips`, at the detector's resolution) against as many real windows (seed 0).
-Prints one row per detector and the Spearman rank correlation of every pair of detectors over the methods:
+Prints one row per detector (and, for a detector with a "real" head, the fraction of 64 windows of each set
+that it calls real) and the Spearman rank correlation of every pair of detectors over the methods:
 near 1 means the detectors agree on the order of the methods; near 0 that the order is the detector's, not
 the data's.
 Writes ``<out>/spread.json``.
@@ -33,6 +34,8 @@ from lvg.metrics.fvd import detector_stats, frechet_distance, sample_real_clips
 from lvg.metrics.world import load_world_detector
 from lvg.sample_sets import SampleSet
 from lvg.train.world import run_train_world
+
+REAL_HEAD_CLIPS = 64  # clips per set whose "real" head verdict is printed (detectors trained with negatives)
 
 
 def main() -> None:
@@ -64,6 +67,7 @@ def main() -> None:
     size = parse_resolution(base["resolution"])  # sets at another size are resized, as in evaluation
     real = VideoDataset(dataset, *size, 16)
     table: dict[str, dict[str, float]] = {}
+    called: dict[str, dict[str, float]] = {}
     for name, path in detectors.items():
         detector = load_world_detector(path)
         reference = detector_stats(sample_real_clips(real, args.clips, 16, 0), detector)
@@ -72,12 +76,17 @@ def main() -> None:
             stats = detector_stats(fake_clips(samples, args.clips, 16, 0, size), detector)
             table[name][m] = frechet_distance(stats.mu, stats.sigma, reference.mu, reference.sigma)
         print(f"{name:12s} " + "  ".join(f"{m} {table[name][m]:6.1f}" for m in methods), flush=True)
+        if "real" in detector.net.heads:  # how often its "real" head calls each set's windows real
+            called[name] = {m: float((detector.realness(torch.stack(list(clips))) > 0.5).mean()) for m, clips in
+                            [("real", sample_real_clips(real, REAL_HEAD_CLIPS, 16, 0))]
+                            + [(m, fake_clips(s, REAL_HEAD_CLIPS, 16, 0, size)) for m, s in sets.items()]}
+            print(f"{'':12s} called real: " + "  ".join(f"{m} {v:.2f}" for m, v in called[name].items()), flush=True)
     pairs = {f"{a} vs {b}": float(spearmanr([table[a][m] for m in methods], [table[b][m] for m in methods])[0])
              for a, b in itertools.combinations(table, 2)}
     for pair, rho in pairs.items():
         print(f"Spearman {pair}: {rho:+.2f}")
-    (out / "spread.json").write_text(json.dumps({"detectors": detectors, "fvd16": table, "spearman": pairs},
-                                                indent=1))
+    (out / "spread.json").write_text(json.dumps({"detectors": detectors, "fvd16": table, "spearman": pairs,
+                                                 "called_real": called}, indent=1))
 
 
 if __name__ == "__main__":

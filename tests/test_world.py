@@ -290,6 +290,10 @@ def test_real_head_exists_only_with_negatives() -> None:
     assert WorldNet(cfg)(video)["real"].shape == (2, 1, 4)
     assert "real" not in WorldNet(WorldNetConfig(height=32, width=32, channels=(8, 8, 16, 24)))(video)
     assert WorldNetConfig.from_dict(cfg.to_dict()) == cfg
+    p = WorldDetector(WorldNet(cfg), {}).realness(video)
+    assert p.shape == (2,) and ((p > 0) & (p < 1)).all()
+    with pytest.raises(ValueError, match="no 'real' head"):
+        WorldDetector(WorldNet(WorldNetConfig(height=32, width=32, channels=(8, 8, 16, 24))), {}).realness(video)
 
 
 def test_balanced_accuracy_ignores_the_class_balance() -> None:

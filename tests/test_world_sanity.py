@@ -64,3 +64,5 @@ def test_world_detector_passes_the_sanity_ranking(trained) -> None:
     # horizon (R²) is read from the frames of any clip. Its value after 300 steps depends on the CPU's float
     # kernels (0.48 here, above 0.5 on another machine), so the bar is "clearly learnt", not a fixed score.
     assert heldout["horizon"]["value"] > max(0.3, heldout["horizon"]["chance"] + 0.5)
+    # the "real" head tells held-out windows from their made-up negatives (flat, scrambled, recoloured)
+    assert heldout["real"]["value"] > 0.8 and heldout["real"]["negatives_called_negative"] > 0.7

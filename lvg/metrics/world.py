@@ -295,6 +295,18 @@ class WorldDetector:
                 out.append(e.mean(dim=2).to("cpu", torch.float64).numpy())
         return np.concatenate(out)
 
+    def realness(self, videos: Tensor | np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """``[N]``: the "real" head's probability that each clip ``[N, 3, T, H, W]`` is a real window of the world,
+        averaged over its positions (a detector trained with ``negatives``; see lvg.train.world.make_negatives)."""
+        if "real" not in self.net.heads:
+            raise ValueError("this world detector has no 'real' head (trained without negatives)")
+        x = prepare(videos, self.size)
+        bs = batch_size or self.default_batch_size(x.shape[2])
+        with torch.inference_mode():
+            out = [self.net(x[i:i + bs].to(self.device))["real"].sigmoid().mean(dim=(1, 2))
+                   for i in range(0, x.shape[0], bs)]
+        return torch.cat(out).to("cpu", torch.float64).numpy()
+
     def readout(self, video: Tensor | np.ndarray) -> dict[str, np.ndarray]:
         """Per-frame predictions for one video ``[3, T, H, W]``: ``biome`` probabilities ``[T', 7]``,
         ``direction`` probability ``[T']``, ``in_view`` probabilities ``[T', 7]``, ``regression`` (standardised)
