@@ -103,7 +103,7 @@ def colour_frechet_distance(fake: torch.Tensor, real: torch.Tensor) -> float:
 
 @pytest.mark.slow
 def test_training_learns_the_colour_distribution(dataset: Path, tmp_path: Path) -> None:
-    cfg = cfg_with(steps=40, batch=4, r1_interval=16, log_every=10, checkpoint_every=0, ema_rampup_steps=0)
+    cfg = cfg_with(steps=80, batch=4, r1_interval=16, log_every=10, checkpoint_every=0, ema_rampup_steps=0)
     out = run_train_lowres(section(cfg, "train_lowres"), dataset, tmp_path / "run")
     data = VideoDataset(dataset, 16, 16, 16)
     real = torch.stack([data.read_window(c, (data.num_frames(c) - 16) // 2) for c in range(len(data))])
