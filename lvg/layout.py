@@ -88,6 +88,7 @@ MODEL_ABLATION = "results/extra/models/lowres_ablation/{dataset}/{variant}"
 MODEL_WORLD = "results/models/world/{dataset}"  # the world detector of a synthetic dataset (lvg.metrics.world)
 WORLD_DETECTOR = "detector.safetensors"  # ... its weights (+ detector.json)
 WORLD_CORPUS = MODEL_WORLD + "/corpus"  # ... extra renders it trains on (lvg.data.world_corpus): shards + world.csv
+WORLD_OBJECTS = WORLD_CORPUS + "/objects"  # ... and short rides for its object network (corpus.object_shots)
 # released reference generators converted by lvg.reference (stage: lowres | superres), and their audit
 MODEL_RELEASED = "results/models/released/{dataset}/{stage}"
 RELEASED_AUDIT = "results/models/released/provenance.csv"

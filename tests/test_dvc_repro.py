@@ -93,7 +93,7 @@ def test_one_parameter_reruns_only_its_phases_under_snakemake(built: dict) -> No
     planned = jobs_run(snakemake(project, "-n"))
     assert {"train_superres", "samples_ours", "evaluate", "table1"} <= planned
     assert not planned & {"acquire_source", "scenes_detect", "clips_table", "preprocess_frames", "train_lowres",
-                          "train_baseline", "render_world_corpus", "train_world_detector", "evaluate_real",
+                          "train_baseline", "render_world_corpus", "render_world_objects", "train_world_detector", "evaluate_real",
                           "samples_baseline"}, planned
     assert "train_superres" in dvc(project, "status").stdout  # DVC sees the same change, at its stage
 

@@ -206,7 +206,8 @@ class WorldDetectorTraining:
                  meta: dict[str, Any],
                  info: dist.DistInfo | None = None, train_means: np.ndarray | None = None,
                  fit_windows: list[Tensor] | None = None, fit_head: Dataset | None = None,
-                 in_view_weight: Tensor | None = None) -> None:
+                 in_view_weight: Tensor | None = None, object_frames: tuple[Tensor, Tensor] | None = None
+                 ) -> None:
         self.tc, self.info = tc, info or dist.DistInfo()
         self.device = self.info.device
         self.clips_per_step = tc.batch
@@ -221,6 +222,9 @@ class WorldDetectorTraining:
         self.heldout, self.meta, self.train_means = heldout, meta, train_means
         self.fit_head = fit_head if net_cfg.colour_heads else None
         self.in_view_weight = in_view_weight
+        self.object_frames = object_frames
+        if net_cfg.object_net and object_frames is None:
+            raise LvgError(f"{SECTION}.object_net.steps > 0 needs the object frames (corpus.object_shots > 0)")
 
     def reseed(self, step: int) -> None:  # no random streams besides the data
         pass
@@ -239,7 +243,7 @@ class WorldDetectorTraining:
         if self.net.cfg.negatives:  # a quarter more windows, made up (see make_negatives)
             gen = derived_generator(self.tc.seed, NEGATIVE_SALT, self.info.rank, step)
             video = torch.cat([video, make_negatives(video[:max(1, n // 4)].cpu(), gen).to(video)])
-        out = self.net(video)
+        out = self.net(video, objects=False)  # the object network trains apart (train_object_net)
         losses = head_losses({k: v[:n] for k, v in out.items()}, _labels_to(b["labels"], self.device),
                              self.in_view_weight)
         if self.net.cfg.negatives:
@@ -257,6 +261,11 @@ class WorldDetectorTraining:
         return None
 
     def export(self, run_dir: Path, step: int) -> Path:
+        if self.net.cfg.object_net:
+            o = self.tc.object_net
+            self.meta = {**self.meta, "object_net": train_object_net(
+                self.net.objects, *self.object_frames, steps=o["steps"], batch=o["batch"], lr=o["lr"],
+                seed=self.tc.seed)}
         if self.fit_head is not None:
             chosen = fit_heads(self.net, [self.fit_head[k] for k in range(HEAD_WINDOWS)],
                                groups=[k % len(self.fit_head) for k in range(HEAD_WINDOWS)])
@@ -305,10 +314,67 @@ def fit_heads(net: WorldNet, items: list[dict[str, Any]], groups: list[int] | No
     x, per_window = torch.cat(xs), xs[0].shape[0]
     out = {"regression_ridge": _refit_regression(net, x, torch.cat(labels["regression"]), per_window, ridges,
                                                  groups)}
-    if net.cfg.view_heads:
+    if net.cfg.view_heads and not net.cfg.object_net:
         _refit_in_view(net, x, torch.cat(labels["in_view"]), view_ridge)
     net.train(was_training)
     return out
+
+
+OBJECT_SALT = 0x6F626A  # the object network's batches and flips: (seed, salt)
+
+
+def train_object_net(net: torch.nn.Module, frames: Tensor, labels: Tensor, steps: int, batch: int, lr: float,
+                     seed: int) -> dict[str, Any]:
+    """Train the object network (:class:`lvg.metrics.world.ObjectNet`) on ``frames`` (uint8 ``[M, 3, H, W]``)
+    and their objects in view (``labels`` ``[M, K]``, 0 / 1): AdamW (weight decay 0.05) on BCE, each class's
+    in-view frames weighted by its out-of-view / in-view frequency (clipped to [0.05, 20]: a rare class is
+    not learnt as "never"), random mirroring; batches and mirrors from the stream of ``(seed, OBJECT_SALT)``.
+    Leaves ``net`` in eval mode (its BatchNorm statistics fixed); returns what the record keeps.
+
+    Why apart from the joint training: it needs thousands of frames from many shots (on the corpus's 256
+    shots it learnt their looks, houses 0.61 held out), and a few thousand steps, each a tenth of a joint
+    step's cost."""
+    gen = derived_generator(seed, OBJECT_SALT)
+    device = next(net.parameters()).device
+    y = labels.float()
+    p = y.mean(0)
+    pos_weight = ((1 - p) / p.clamp_min(1e-6)).clamp(0.05, 20).to(device)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.05)
+    net.train()
+    losses = []
+    for step in range(1, steps + 1):
+        idx = torch.randint(len(frames), (batch,), generator=gen)
+        x = frames[idx].to(device, torch.float32).div_(127.5).sub_(1)
+        flip = torch.rand(batch, generator=gen) < 0.5
+        x = torch.where(flip.to(device)[:, None, None, None], x.flip(3), x)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(net(x), y[idx].to(device), pos_weight=pos_weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+        if step % max(1, steps // 4) == 0:
+            log.info("object network: step %d / %d, loss %.3f", step, steps, np.mean(losses[-100:]))
+    net.eval()
+    return {"frames": len(frames), "steps": steps, "batch": batch, "lr": lr,
+            "final_loss": float(np.mean(losses[-100:])) if losses else None,
+            "in_view_fraction": {c: float(v) for c, v in zip(OBJECTS, p.tolist(), strict=True)}}
+
+
+def read_object_frames(corpus_dir: Path, height: int, width: int, in_view_min: float) -> tuple[Tensor, Tensor]:
+    """Every frame of the object rides (``corpus_dir``, written by the render_world_corpus rule) as uint8
+    ``[M, 3, H, W]``, with its objects in view ``[M, K]``."""
+    labels = WorldLabels.read(corpus_dir / WORLD_CSV, in_view_min=in_view_min)
+    data = VideoDataset(corpus_dir, height, width, 1)
+    frames, targets = [], []
+    for i, cid in enumerate(data.clip_ids):
+        if cid not in labels.labels:
+            raise LvgError(f"{corpus_dir / WORLD_CSV}: no world state for clip {cid}")
+        n = data.num_frames(i)
+        frames.append(torch.from_numpy(data.read_frames(i, 0, n)).permute(0, 3, 1, 2))
+        targets.append(torch.stack([torch.from_numpy(labels.labels[cid][f"in_view_{c}"][:n]) for c in OBJECTS], 1))
+    if not frames:
+        raise LvgError(f"{corpus_dir}: no object frames")
+    return torch.cat(frames), torch.cat(targets)
 
 
 def _refit_regression(net: WorldNet, x: Tensor, y: Tensor, per_window: int, ridges: tuple[float, ...],
@@ -441,9 +507,11 @@ def regression_means(parts: list[WorldWindows]) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------- entry point
 def run_train_world(section: dict[str, Any], dataset_dir: str | Path, world_csv: str | Path, out_dir: str | Path,
-                    resume: bool = True, corpus_dir: str | Path | None = None) -> Path:
+                    resume: bool = True, corpus_dir: str | Path | None = None,
+                    objects_dir: str | Path | None = None) -> Path:
     """Train the world detector on ``dataset_dir/<resolution>/`` with the labels in ``world_csv`` (and on the
-    rendered corpus in ``corpus_dir``, :mod:`lvg.data.world_corpus`, when given); return
+    rendered corpus in ``corpus_dir``, :mod:`lvg.data.world_corpus`, when given; its object network, with
+    ``object_net.steps`` > 0, on the frames of the rendered rides in ``objects_dir``); return
     ``out_dir/detector.safetensors``. ``section`` is the ``world_detector`` section (validated here)."""
     section = validate_section(SECTION, section)
     tc = WorldTrainConfig.from_dict(section)
@@ -468,7 +536,16 @@ def run_train_world(section: dict[str, Any], dataset_dir: str | Path, world_csv:
     train_all = ConcatWindows(parts)
     net_cfg = WorldNetConfig(height=h, width=w, embed_dim=tc.embed_dim, channels=tuple(tc.channels),
                              colour_cells=tc.colour_cells, colour_heads=tc.colour_heads,
-                             motion_bands=tc.motion_bands, view_heads=tc.view_heads, negatives=tc.negatives)
+                             motion_bands=tc.motion_bands, view_heads=tc.view_heads, negatives=tc.negatives,
+                             object_net=tc.object_net["steps"] > 0)
+    object_frames = None
+    if net_cfg.object_net:
+        if objects_dir is None or not tc.corpus["object_shots"]:
+            raise LvgError(f"{SECTION}.object_net.steps = {tc.object_net['steps']} needs object frames to train on: "
+                           f"set {SECTION}.corpus.object_shots above 0, or object_net.steps to 0")
+        objects_dir = Path(objects_dir)
+        object_frames = read_object_frames(objects_dir, h, w, tc.in_view_pixels / (h * w))
+        inputs.append(objects_dir / WORLD_CSV)
     meta = {"dataset": str(Path(dataset_dir).name), "resolution": tc.resolution, "seq_length": tc.seq_length,
             "train_clips": len(train_set), "heldout_clips": len(heldout),
             "corpus_clips": len(train_all) - len(train_set),
@@ -476,7 +553,8 @@ def run_train_world(section: dict[str, Any], dataset_dir: str | Path, world_csv:
             "targets": {**describe_targets(), "in_view_pixels": tc.in_view_pixels}}
     fit = [train_all[k]["video"] for k in range(min(FIT_WINDOWS, 4 * len(train_all)))]
     algo = WorldDetectorTraining(tc, net_cfg, evaluations, meta, info, train_means=regression_means(parts),
-                                 fit_windows=fit, fit_head=train_all, in_view_weight=in_view_balance(parts))
+                                 fit_windows=fit, fit_head=train_all, in_view_weight=in_view_balance(parts),
+                                 object_frames=object_frames)
     batches = BatchSource(train_all, algo.micro_batch, data_seed, num_workers=tc.num_workers, device=info.device)
     if info.is_main:
         log.info("train world detector: %s, %d training / %d held-out clips, %d rendered corpus clips",

@@ -181,10 +181,15 @@ def world_detector(wildcards):
 
 
 def world_corpus(wildcards):
-    """The rendered corpus the world detector also trains on, unless world_detector.corpus.shots is 0."""
-    if not config["world_detector"]["corpus"]["shots"]:
-        return {}
-    return {"corpus": f"{L.WORLD_CORPUS.format(dataset=wildcards.dataset)}/world.csv"}
+    """The rendered corpus the world detector also trains on, unless world_detector.corpus.shots is 0, and
+    the rides its object network trains on, with world_detector.object_net.steps > 0 (without object_shots,
+    the training job says what to set)."""
+    out = {}
+    if config["world_detector"]["corpus"]["shots"]:
+        out["corpus"] = f"{L.WORLD_CORPUS.format(dataset=wildcards.dataset)}/world.csv"
+    if config["world_detector"]["object_net"]["steps"] and config["world_detector"]["corpus"]["object_shots"]:
+        out["objects"] = f"{L.WORLD_OBJECTS.format(dataset=wildcards.dataset)}/world.csv"
+    return out
 
 
 def world_detector_path(wildcards, input):

@@ -94,7 +94,10 @@ rule render_world_corpus:
         states=f"{L.WORLD_CORPUS}/world.csv",
         frames=directory(f"{L.WORLD_CORPUS}/{resolution_dir(*parse_resolution(config['world_detector']['resolution']))}"),
     params:
-        corpus=lambda wc: config["world_detector"]["corpus"],
+        shots=config["world_detector"]["corpus"]["shots"],
+        frames=config["world_detector"]["corpus"]["frames"],
+        seed=config["world_detector"]["corpus"]["seed"],
+        render_height=config["world_detector"]["corpus"]["render_height"],
         resolution=config["world_detector"]["resolution"],
         out_dir=lambda wc: L.WORLD_CORPUS.format(dataset=wc.dataset),
     priority: DETECTOR_PRIORITY
@@ -102,6 +105,30 @@ rule render_world_corpus:
         "logs/render_world_corpus/{dataset}.log",
     benchmark:
         "benchmarks/render_world_corpus/{dataset}.tsv"
+    conda:
+        "../envs/lvg.yaml"
+    script:
+        "../scripts/render_world_corpus.py"
+
+
+rule render_world_objects:
+    # Many short rides (object_shots shots of object_frames frames) for the world detector's object network;
+    # their seeds (corpus.seed + 1) are none of the corpus's, so its held-out renders stay unseen.
+    output:
+        states=f"{L.WORLD_OBJECTS}/world.csv",
+        frames=directory(f"{L.WORLD_OBJECTS}/{resolution_dir(*parse_resolution(config['world_detector']['resolution']))}"),
+    params:
+        shots=config["world_detector"]["corpus"]["object_shots"],
+        frames=config["world_detector"]["corpus"]["object_frames"],
+        seed=config["world_detector"]["corpus"]["seed"] + 1,
+        render_height=config["world_detector"]["corpus"]["render_height"],
+        resolution=config["world_detector"]["resolution"],
+        out_dir=lambda wc: L.WORLD_OBJECTS.format(dataset=wc.dataset),
+    priority: DETECTOR_PRIORITY
+    log:
+        "logs/render_world_objects/{dataset}.log",
+    benchmark:
+        "benchmarks/render_world_objects/{dataset}.tsv"
     conda:
         "../envs/lvg.yaml"
     script:

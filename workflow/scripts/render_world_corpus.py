@@ -1,4 +1,4 @@
-# Thin wrapper: Snakemake rule render_world_corpus -> lvg.data.world_corpus.write_corpus.
+# Thin wrapper: Snakemake rules render_world_corpus, render_world_objects -> lvg.data.world_corpus.write_corpus.
 from pathlib import Path
 
 from lvg.config import parse_resolution
@@ -7,7 +7,6 @@ from lvg.logs import snakemake_job
 
 snakemake_job(snakemake)  # noqa: F821
 smk = snakemake  # noqa: F821
-c = smk.params.corpus
-h, w = parse_resolution(smk.params.resolution)
-write_corpus(Path(smk.params.out_dir), c["shots"], c["frames"], h, w, seed=c["seed"],
-             render_height=c["render_height"], progress=True)
+p = smk.params
+h, w = parse_resolution(p.resolution)
+write_corpus(Path(p.out_dir), p.shots, p.frames, h, w, seed=p.seed, render_height=p.render_height, progress=True)
