@@ -16,8 +16,10 @@ too, so the columns compare). Variants, cumulative:
 * ``+motion``: plus the ground's horizontal motion per row band (block matching);
 * ``+view``: plus those statistics in the objects-in-view head, refitted as class-balanced least-squares
   classifiers;
-* ``+negatives`` (the default): plus the "real" head, trained against made-up flat, block-scrambled and
-  recoloured windows (its row: the balanced accuracy of telling held-out windows from their negatives).
+* ``+negatives``: plus the "real" head, trained against made-up flat, block-scrambled and recoloured
+  windows (its row: the balanced accuracy of telling held-out windows from their negatives);
+* ``+objects`` (the default): the objects in view from the per-frame object network, trained on the
+  rendered object rides (``<corpus>/objects``), instead of the linear head.
 
 ``--variants +head +view`` trains only those.
 
@@ -48,8 +50,9 @@ VARIANTS = {
     "+colour": {"colour_heads": False, "motion_bands": 0, "view_heads": False},
     "+head": {"motion_bands": 0, "view_heads": False},
     "+motion": {"view_heads": False},
-    "+view": {"negatives": False},
-    "+negatives": {},
+    "+view": {"negatives": False, "object_net": {"steps": 0}},
+    "+negatives": {"object_net": {"steps": 0}},
+    "+objects": {},
 }
 
 
@@ -58,8 +61,9 @@ def train(name: str, section: dict, dataset: str, corpus: str, out: str) -> str:
 
     torch.set_num_threads(1)
     use_corpus = section.pop("_corpus", True)
+    objects = Path(corpus) / "objects" if section.get("object_net", {}).get("steps") else None
     path = run_train_world(section, Path(dataset), Path(dataset) / "world.csv", Path(out) / name, resume=False,
-                           corpus_dir=Path(corpus) if use_corpus else None)
+                           corpus_dir=Path(corpus) if use_corpus else None, objects_dir=objects)
     return str(path)
 
 

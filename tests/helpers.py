@@ -35,7 +35,7 @@ TINY_PARAMS = {
     "world_detector": {"resolution": "16x16", "steps": 4, "batch": 2, "holdout": 0.3, "eval_windows": 4,
                        "log_every": 2, "checkpoint_every": 2,
                        "corpus": {"shots": 6, "frames": 16, "render_height": 32, "object_shots": 6,
-                                  "object_frames": 2},
+                                  "object_frames": 4},
                        "object_net": {"steps": 4, "batch": 4}},
     "metrics": {"fvd16_clips": 2, "fvd128_clips": 2, "seeds": [0, 1], "color_clips": 2},
     "ablations": {"seq_length": [4], "footprint": []},
