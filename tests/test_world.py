@@ -302,16 +302,17 @@ def test_real_head_exists_only_with_negatives() -> None:
 def test_object_network_answers_from_each_groups_middle_frame(tmp_path: Path) -> None:
     """With ``object_net`` the in-view logits come from the per-frame network on frame 2 of each 4 (the frame
     group_labels takes the label from): changing the other frames changes nothing, changing one group's
-    middle frame changes only that position; the joint step can leave it out; it saves and loads whole
+    middle frame changes only that position; the joint step reads the linear head instead; it saves and loads whole
     (its BatchNorm statistics too)."""
     torch.manual_seed(0)
     cfg = WorldNetConfig(height=32, width=32, channels=(8, 8, 16, 24), embed_dim=4, object_net=True)
     net = WorldNet(cfg).eval()
-    assert "in_view" not in net.heads and WorldNetConfig.from_dict(cfg.to_dict()) == cfg
+    assert WorldNetConfig.from_dict(cfg.to_dict()) == cfg
     video = torch.rand(2, 3, 16, 32, 32) * 2 - 1
     with torch.no_grad():
         base = net(video)["in_view"]
-        assert base.shape == (2, len(OBJECT_CLASSES), 4) and "in_view" not in net(video, objects=False)
+        linear = net(video, objects=False)["in_view"]  # the joint training's head (its loss shapes the trunk)
+        assert base.shape == linear.shape == (2, len(OBJECT_CLASSES), 4) and not torch.equal(base, linear)
         others = video.clone()
         others[:, :, [t for t in range(16) if t % 4 != 2]] = torch.rand(2, 3, 12, 32, 32) * 2 - 1
         assert torch.equal(net(others)["in_view"], base)

@@ -243,7 +243,7 @@ class WorldDetectorTraining:
         if self.net.cfg.negatives:  # a quarter more windows, made up (see make_negatives)
             gen = derived_generator(self.tc.seed, NEGATIVE_SALT, self.info.rank, step)
             video = torch.cat([video, make_negatives(video[:max(1, n // 4)].cpu(), gen).to(video)])
-        out = self.net(video, objects=False)  # the object network trains apart (train_object_net)
+        out = self.net(video, objects=False)  # the linear in-view head; the object network trains apart
         losses = head_losses({k: v[:n] for k, v in out.items()}, _labels_to(b["labels"], self.device),
                              self.in_view_weight)
         if self.net.cfg.negatives:
