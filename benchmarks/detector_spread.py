@@ -59,7 +59,11 @@ def main() -> None:
         name, _, overrides = spec.partition("=")
         section = copy.deepcopy(base) | {"checkpoint_every": 0} | json.loads(overrides or "{}")
         corpus = Path(args.corpus) if (Path(args.corpus) / "world.csv").is_file() else None
-        detectors[name] = str(run_train_world(section, dataset, dataset / "world.csv", out / name, corpus_dir=corpus))
+        objects = corpus / "objects" if corpus and (corpus / "objects" / "world.csv").is_file() else None
+        if objects is None:  # no object rides: the linear in-view head (it does not change the features)
+            section["object_net"] = {"steps": 0}
+        detectors[name] = str(run_train_world(section, dataset, dataset / "world.csv", out / name, corpus_dir=corpus,
+                                              objects_dir=objects))
     if not detectors:
         p.error("give at least one --detector or --train")
     sets = {d.name: SampleSet.open(d) for d in sorted(Path(args.samples).iterdir()) if (d / "index.json").is_file()}
