@@ -329,8 +329,9 @@ def train_object_net(net: torch.nn.Module, frames: Tensor, labels: Tensor, steps
     and their objects in view (``labels`` ``[M, K]``, 0 / 1): AdamW (weight decay 0.05) on BCE, each class's
     in-view frames weighted by its out-of-view / in-view frequency (clipped to [0.05, 20]: a rare class is
     not learnt as "never"), random mirroring; batches and mirrors from the stream of ``(seed, OBJECT_SALT)``.
-    Runs under bf16 autocast, channels-last: 2.7x faster per step on a CPU than float32, and the held-out
-    scores were no worse (houses 0.90 / 0.96, animals 0.83 / 0.76 on renders / clips, offline). Leaves ``net``
+    Runs under bf16 autocast, channels-last: 2.0x faster per step than float32 on this CPU (30 against 61
+    ms for 64 frames, benchmarks/world_detector_cost.py), and the held-out scores were no worse (houses 0.90 /
+    0.96, animals 0.83 / 0.76 on renders / clips, offline). Leaves ``net``
     in eval mode (its BatchNorm statistics fixed; it then runs in float32); returns what the record keeps.
 
     Why apart from the joint training: it needs thousands of frames from many shots (on the corpus's 256
