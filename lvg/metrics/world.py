@@ -350,7 +350,7 @@ class WorldDetector:
         x = prepare(videos, self.size)
         bs = batch_size or self.default_batch_size(x.shape[2])
         with torch.inference_mode():
-            out = [self.net(x[i:i + bs].to(self.device))["real"].sigmoid().mean(dim=(1, 2))
+            out = [self.net(x[i:i + bs].to(self.device), objects=False)["real"].sigmoid().mean(dim=(1, 2))
                    for i in range(0, x.shape[0], bs)]
         return torch.cat(out).to("cpu", torch.float64).numpy()
 

@@ -222,9 +222,7 @@ class WorldDetectorTraining:
         self.heldout, self.meta, self.train_means = heldout, meta, train_means
         self.fit_head = fit_head if net_cfg.colour_heads else None
         self.in_view_weight = in_view_weight
-        self.object_frames = object_frames
-        if net_cfg.object_net and object_frames is None:
-            raise LvgError(f"{SECTION}.object_net.steps > 0 needs the object frames (corpus.object_shots > 0)")
+        self.object_frames = object_frames  # (uint8 frames, labels) with object_net: read_object_frames
 
     def reseed(self, step: int) -> None:  # no random streams besides the data
         pass
@@ -366,7 +364,7 @@ def train_object_net(net: torch.nn.Module, frames: Tensor, labels: Tensor, steps
 
 
 def read_object_frames(corpus_dir: Path, height: int, width: int, in_view_min: float) -> tuple[Tensor, Tensor]:
-    """Every frame of the object rides (``corpus_dir``, written by the render_world_corpus rule) as uint8
+    """Every frame of the object rides (``corpus_dir``, written by the render_world_objects rule) as uint8
     ``[M, 3, H, W]``, with its objects in view ``[M, K]``."""
     labels = WorldLabels.read(corpus_dir / WORLD_CSV, in_view_min=in_view_min)
     data = VideoDataset(corpus_dir, height, width, 1)
@@ -454,7 +452,7 @@ def evaluate_heads(net: WorldNet, data: WorldWindows, num_windows: int, seed: in
         preds["regression"].append(out["regression"][0].cpu().numpy())
         if net.cfg.negatives:  # this window, and one negative of the kind whose turn it is
             fake = make_negatives(item["video"][None].expand(k % len(NEGATIVE_KINDS) + 1, -1, -1, -1, -1), neg_gen)[-1:]
-            logits = net(fake.to(out["real"]))["real"]
+            logits = net(fake.to(out["real"]), objects=False)["real"]
             real_hits.append((float((out["real"] > 0).float().mean()), float((logits < 0).float().mean())))
         for key in truth:
             truth[key].append(item["labels"][key].numpy())
