@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
+from lvg.lowres.filter_bank import FFT_MIN_TAPS, FilterBank, fft_correlate_valid
 from lvg.lowres.generator import GeneratorConfig, VideoGenerator, count_parameters, counter_noise
 from lvg.nn.layers import set_magnitude_ema_beta
 from lvg.nn.resample import center_crop, center_crop_space, downsample2x, upsample2x_linear, upsample2x_space
@@ -114,6 +116,32 @@ def test_ablation_footprint_and_seq_length() -> None:
         video = gen(torch.tensor([3, 4]))
     assert video.shape == (2, 3, 48, 16, 16) and torch.isfinite(video).all()
     assert gen.sample_noise(0).shape[2] == gen.noise_length(64)  # 48 frames + phase grid -> 64 aligned
+
+
+@pytest.mark.parametrize(("length", "taps"), [(1, 1), (7, 7), (300, 17), (1000, 999), (1025, 256)])
+def test_fft_correlation_is_conv1d(length: int, taps: int) -> None:
+    """The FFT path computes F.conv1d's valid cross-correlation (float64: to rounding), at any length."""
+    g = torch.Generator().manual_seed(length)
+    x, f = torch.randn(3, length, generator=g, dtype=torch.float64), torch.randn(5, taps, generator=g,
+                                                                                  dtype=torch.float64)
+    ours = fft_correlate_valid(x, f)
+    assert ours.shape == (3, 5, length - taps + 1)
+    torch.testing.assert_close(ours, F.conv1d(x.unsqueeze(1), f.unsqueeze(1)), rtol=0, atol=1e-10)
+
+
+def test_long_filter_bank_uses_fft_and_matches_float64() -> None:
+    """The default's 1024-16384 bank goes through the FFT and is closer to the exact (float64) sum than the
+    direct float32 convolution it replaces."""
+    bank = FilterBank(4, 16, 1024, 16384)
+    assert bank.kernel_size >= FFT_MIN_TAPS
+    noise = torch.randn(2, 4, 96 + bank.kernel_size - 1, generator=torch.Generator().manual_seed(0))
+    out = bank(noise)
+    exact = bank(noise.double())
+    direct = (F.conv1d(noise.reshape(8, 1, -1), bank.filters.unsqueeze(1)) * bank.scale[:, None]).reshape(out.shape)
+    assert out.dtype == torch.float32 and exact.dtype == torch.float64 and out.shape == (2, 64, 96)
+    err = ((out.double() - exact).abs().max() / exact.abs().max()).item()
+    err_direct = ((direct.double() - exact).abs().max() / exact.abs().max()).item()
+    assert err < 2e-6 and err < err_direct, (err, err_direct)
 
 
 def test_bf16_autocast(tiny: VideoGenerator) -> None:

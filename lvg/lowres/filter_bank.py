@@ -22,6 +22,7 @@ import math
 from functools import lru_cache
 
 import numpy as np
+import scipy.fft
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -62,12 +63,32 @@ def _design_cached(num_filters: int, min_footprint: float, max_footprint: float,
     return filters, scale
 
 
+#: Filter buffers this long or longer are applied by FFT (direct convolution below it).
+FFT_MIN_TAPS = 256
+
+
+def fft_correlate_valid(x: Tensor, filters: Tensor) -> Tensor:
+    """Valid cross-correlation of every row of ``x [B, L]`` with every filter ``[F, K]``: ``[B, F, L - K + 1]``.
+
+    ``y[b, f, t] = sum_k x[b, t + k] * filters[f, k]``, as ``F.conv1d`` computes it. An FFT of length
+    ``>= L`` suffices: the valid outputs never wrap around.
+    """
+    length, k = x.shape[-1], filters.shape[-1]
+    size = scipy.fft.next_fast_len(length, real=True)
+    spectrum = torch.fft.rfft(x, size)[:, None] * torch.fft.rfft(filters, size).conj()[None]
+    return torch.fft.irfft(spectrum, size)[..., :length - k + 1]
+
+
 class FilterBank(nn.Module):
     """White noise ``[N, C, T + K - 1]`` -> temporal embedding ``[N, C * F, T]`` (valid convolution).
 
     The filters are deterministic functions of the constructor arguments, so they are non-persistent buffers
-    (not in the state dict). The convolution runs in float32 (float64 for float64 noise) with autocast disabled: sums over up to
-    5000 taps are not safe in bf16, and the cost is negligible next to the synthesis network.
+    (not in the state dict). Autocast is disabled: sums over thousands of taps are not safe in bf16. Buffers
+    of at least :data:`FFT_MIN_TAPS` taps are applied by FFT: a direct convolution costs ``K``
+    multiply-adds per output sample, which at the CPU default's 16,384 taps was half of the tiny
+    generator's forward pass (``benchmarks/bench_filter_bank.py``). The FFT is also the more accurate sum
+    (float32: ~5e-7 relative to float64, the direct float32 sum ~5e-6). Both run in float32 (float64 for
+    float64 noise).
     """
 
     def __init__(self, noise_channels: int = 8, num_filters: int = 128, min_footprint: float = 125,
@@ -95,8 +116,11 @@ class FilterBank(nn.Module):
         assert c == self.noise_channels and length >= self.kernel_size, (tuple(noise.shape), self.kernel_size)
         dtype = torch.promote_types(noise.dtype, torch.float32)  # float32, or float64 if given
         with torch.autocast(device_type=noise.device.type, enabled=False):
-            x = noise.to(dtype).reshape(n * c, 1, length)
-            y = F.conv1d(x, self.filters.to(dtype).unsqueeze(1))  # [N*C, F, T]
+            x, filters = noise.to(dtype).reshape(n * c, length), self.filters.to(dtype)
+            if self.kernel_size >= FFT_MIN_TAPS:
+                y = fft_correlate_valid(x, filters)  # [N*C, F, T]
+            else:
+                y = F.conv1d(x.unsqueeze(1), filters.unsqueeze(1))
             y = y * self.scale.to(dtype)[:, None]
         return y.reshape(n, c * self.num_filters, length - self.kernel_size + 1)
 
