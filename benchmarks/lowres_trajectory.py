@@ -7,9 +7,9 @@ After a default run (it needs the dataset and the world detector). Trains the LR
 ``train_lowres`` section (plus ``--set`` overrides) for exactly ``--steps`` steps (no CPU budget, so the
 trajectory does not depend on the machine), keeping a checkpoint every ``--every`` steps. Then, for the
 untrained initialisation and for G and G_ema of every checkpoint, it generates ``--videos`` videos of
-``--frames`` frames, upsamples them to the detector's 64x64 (bilinear, antialiased: the LR stage as Table 1
-sees it, without super-resolution) and prints the world-detector FVD16 of ``--clips`` windows against as
-many real 64x64 windows, and the mean frame-to-frame change. Writes ``<out>/trajectory.json``.
+``--frames`` frames and prints the world-detector FVD16 of ``--clips`` windows, resized to 64x64 as the
+evaluation resizes LR clips (:func:`lvg.evaluate.resize_clip`: the LR stage as Table 1 sees it, without
+super-resolution), against as many real 64x64 windows, and the mean frame-to-frame change (at the LR size). Writes ``<out>/trajectory.json``.
 
 The default run stops wherever its CPU budget ends (~200 steps); this shows how far the FVD at that step
 is from its neighbours'.
@@ -23,12 +23,13 @@ import json
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from lvg.config import load_config, validate_section
 from lvg.data.reader import VideoDataset
+from lvg.evaluate import resize_clip
 from lvg.generate import generate_lowres
+from lvg.metrics.color_similarity import FrameChange
 from lvg.metrics.fvd import detector_stats, frechet_distance, plan_longvideogan, sample_real_clips
 from lvg.metrics.world import load_world_detector
 from lvg.train.checkpoint import list_checkpoints
@@ -38,16 +39,16 @@ SIZE = 64
 
 
 def score(G: torch.nn.Module, args: argparse.Namespace, reference, detector) -> tuple[float, float]:
-    """(FVD16, mean frame change) of ``args.videos`` videos of ``G`` upsampled to SIZE x SIZE."""
+    """(FVD16 at SIZE x SIZE, mean frame change at the LR size) of ``args.videos`` videos of ``G``."""
+    change = FrameChange()
     with torch.no_grad():
-        videos = [generate_lowres(G, seed, 0, args.frames).clamp(-1, 1) for seed in range(args.videos)]
-    videos = [F.interpolate(v.transpose(0, 1), size=(SIZE, SIZE), mode="bilinear", antialias=True).transpose(0, 1)
-              for v in videos]
+        videos = list(change.watch(generate_lowres(G, seed, 0, args.frames).clamp(-1, 1)
+                                   for seed in range(args.videos)))
     windows = plan_longvideogan([v.shape[1] for v in videos], args.clips, 16, 0)
-    clips = (((videos[v][:, s:s + 16] + 1) * 127.5).round().clamp(0, 255).to(torch.uint8) for v, s in windows)
+    clips = (resize_clip(((videos[v][:, s:s + 16] + 1) * 127.5).round().clamp(0, 255).to(torch.uint8), (SIZE, SIZE))
+             for v, s in windows)
     stats = detector_stats(clips, detector)
-    change = float(sum((v[:, 1:] - v[:, :-1]).abs().mean() for v in videos) / len(videos))
-    return frechet_distance(stats.mu, stats.sigma, reference.mu, reference.sigma), change
+    return frechet_distance(stats.mu, stats.sigma, reference.mu, reference.sigma), change.value
 
 
 def main() -> None:
